@@ -1,0 +1,101 @@
+# sockserve: `make` builds ./sockserve; `make run` serves a demo; `make check`
+# runs the test suite against a normal and a sanitizer build.  Both set-up
+# targets install what is missing first (see .ci/deps).
+
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+DESTDIR ?=
+
+CC ?= cc
+CFLAGS ?= -O2 -g
+PKG_CONFIG ?= pkg-config
+WARNINGS = -Wall -Wextra -Wshadow -Wformat=2 -Wmissing-prototypes -Wstrict-prototypes \
+           -Wpointer-arith -Wundef
+DEPFLAGS = -MMD -MP
+ALL_CFLAGS = -std=gnu11 -D_GNU_SOURCE -pthread $(WARNINGS) $(CFLAGS) \
+             $(shell $(PKG_CONFIG) --cflags popt libbsd 2>/dev/null)
+LIBS = $(shell $(PKG_CONFIG) --libs popt libbsd 2>/dev/null) -pthread -lm
+
+SANITIZE ?= 0
+ifeq ($(SANITIZE),1)
+VARIANT = asan
+ALL_CFLAGS += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=address,undefined
+else
+VARIANT = release
+endif
+OUT = build/$(VARIANT)
+
+LIB_SRC = $(wildcard lib/*.c)
+CLI_SRC = $(wildcard cli/*.c)
+LIB_OBJ = $(LIB_SRC:%.c=$(OUT)/%.o)
+CLI_OBJ = $(CLI_SRC:%.c=$(OUT)/%.o)
+HELPERS = build/helpers/ssclient build/helpers/probe
+
+ifeq ($(SANITIZE),1)
+PROGRAM = $(OUT)/sockserve
+else
+PROGRAM = sockserve
+endif
+
+DEMO_PORT ?= 8080
+
+.PHONY: all deps-build deps-test run test check install uninstall clean helpers
+
+all: $(PROGRAM)
+
+$(OUT)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -c $< -o $@
+
+$(OUT)/libsockserve.a: $(LIB_OBJ)
+	$(AR) rcs $@ $^
+
+$(PROGRAM): $(CLI_OBJ) $(OUT)/libsockserve.a
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(CLI_OBJ) $(OUT)/libsockserve.a $(LIBS)
+
+build/helpers/%: tests/helpers/%.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -D_GNU_SOURCE $(WARNINGS) -O2 -g -o $@ $<
+
+helpers: $(HELPERS)
+
+deps-build:
+	@.ci/deps build
+
+deps-test:
+	@.ci/deps test
+
+# A demo: an upper-casing echo server on 127.0.0.1, logging each request.
+run: deps-build
+	@$(MAKE) --no-print-directory all
+	@echo "sockserve demo on 127.0.0.1:$(DEMO_PORT): try 'echo hello | nc -N 127.0.0.1 $(DEMO_PORT)'; Ctrl-C stops it"
+	./sockserve -v 127.0.0.1:$(DEMO_PORT) -- tr a-z A-Z
+
+# The suite against the build selected by SANITIZE.
+test: deps-test
+	@$(MAKE) --no-print-directory all helpers
+	@tests/run $(PROGRAM)
+
+# The suite against a normal and a sanitizer build, one summary line.
+check: deps-test
+	@$(MAKE) --no-print-directory all helpers SANITIZE=0
+	@$(MAKE) --no-print-directory all SANITIZE=1
+	@tests/run sockserve build/asan/sockserve
+
+install: sockserve
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(BASHCOMPDIR)
+	install -m 755 sockserve $(DESTDIR)$(BINDIR)/sockserve
+	install -m 644 man/sockserve.1 $(DESTDIR)$(MANDIR)/man1/sockserve.1
+	install -m 644 completions/sockserve.bash $(DESTDIR)$(BASHCOMPDIR)/sockserve
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/sockserve $(DESTDIR)$(MANDIR)/man1/sockserve.1 \
+	      $(DESTDIR)$(BASHCOMPDIR)/sockserve
+
+clean:
+	rm -rf build sockserve
+
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)

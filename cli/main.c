@@ -1,0 +1,48 @@
+/*
+ * sockserve: turn a program that reads stdin and writes stdout into a network
+ * server.  This file parses the command line, builds the server through the
+ * library and maps its errors to exit statuses: 64 for usage, 1 for start-up
+ * and run-time failures, 0 for a clean shutdown.
+ */
+#include "options.h"
+
+#include <err.h>
+#include <stdio.h>
+#include <sysexits.h>
+
+static int report(const struct ss_error *err)
+{
+	warnx("%s", err->msg);
+	if (err->kind == SS_ERR_USAGE) {
+		fprintf(stderr, "Try 'sockserve --help' for more information.\n");
+		return EX_USAGE;
+	}
+	return 1;
+}
+
+int main(int argc, char **argv)
+{
+	struct ss_config cfg;
+	struct ss_error err;
+	struct ss_server *srv;
+	int status = 0;
+
+	switch (options_parse(argc, argv, &cfg)) {
+	case OPTIONS_EXIT:
+		options_free();
+		return 0;
+	case OPTIONS_USAGE:
+		options_free();
+		return EX_USAGE;
+	case OPTIONS_OK:
+		break;
+	}
+	srv = ss_server_new(&cfg, &err);
+	if (srv == NULL)
+		status = report(&err);
+	else if (ss_server_listen(srv, &err) < 0 || ss_server_run(srv, &err) < 0)
+		status = report(&err);
+	ss_server_free(srv);
+	options_free();
+	return status;
+}

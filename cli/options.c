@@ -1,0 +1,293 @@
+/*
+ * The command line: popt tables (one sub-table per concern) turned into a
+ * struct ss_config.  Every value is taken as a string and converted here, so
+ * each error names the option and the value: numbers through strtonum(3),
+ * names through one lookup table each.
+ */
+#include "options.h"
+
+#include <bsd/stdlib.h>
+#include <bsd/string.h>
+#include <err.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <popt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+enum { OPT_INET = 1000, OPT_INET6, OPT_UNIX, OPT_VERBOSE, OPT_QUIET, OPT_VERSION };
+
+/* What popt fills in; converted and checked by options_parse(). */
+static struct {
+	char *family, *type, *mode, *max_children, *backlog, *grace, *stderr_to, *log_format;
+	int shell, no_env, nodelay, no_reuse_addr, reuse_port, v6only, print_address;
+} o;
+static poptContext con;
+
+struct name { const char *name; int value; };
+
+static const struct name families[] = {
+	{ "inet", AF_INET }, { "inet6", AF_INET6 }, { "unix", AF_UNIX }, { NULL, 0 } };
+static const struct name types[] = {
+	{ "stream", SOCK_STREAM }, { "dgram", SOCK_DGRAM }, { "seqpacket", SOCK_SEQPACKET }, { NULL, 0 } };
+static const struct name modes[] = {
+	{ "sync", SS_MODE_SYNC }, { "fork", SS_MODE_FORK }, { NULL, 0 } };
+static const struct name stderrs[] = {
+	{ "inherit", SS_STDERR_INHERIT }, { "socket", SS_STDERR_SOCKET }, { "null", SS_STDERR_NULL }, { NULL, 0 } };
+static const struct name log_formats[] = {
+	{ "text", SS_LOG_TEXT }, { "json", SS_LOG_JSON }, { NULL, 0 } };
+
+static struct poptOption address_options[] = {
+	{ "family", 'f', POPT_ARG_STRING, &o.family, 0,
+	  "address family: inet, inet6 or unix (default: from ADDRESS)", "FAMILY" },
+	{ NULL, '4', POPT_ARG_NONE, NULL, OPT_INET, "same as --family=inet", NULL },
+	{ NULL, '6', POPT_ARG_NONE, NULL, OPT_INET6, "same as --family=inet6", NULL },
+	{ NULL, 'U', POPT_ARG_NONE, NULL, OPT_UNIX, "same as --family=unix", NULL },
+	{ "type", 't', POPT_ARG_STRING, &o.type, 0,
+	  "socket type: stream or seqpacket (unix only) (default: stream)", "TYPE" },
+	{ "backlog", 'b', POPT_ARG_STRING, &o.backlog, 0,
+	  "listen(2) backlog (default: SOMAXCONN, the kernel's cap)", "N" },
+	{ "no-reuse-addr", 0, POPT_ARG_NONE, &o.no_reuse_addr, 0, "do not set SO_REUSEADDR", NULL },
+	{ "reuse-port", 0, POPT_ARG_NONE, &o.reuse_port, 0, "set SO_REUSEPORT", NULL },
+	{ "v6only", 0, POPT_ARG_NONE, &o.v6only, 0, "IPv6 only on an inet6 socket (no dual stack)", NULL },
+	{ "nodelay", 0, POPT_ARG_NONE, &o.nodelay, 0, "set TCP_NODELAY on accepted TCP connections", NULL },
+	{ "print-address", 0, POPT_ARG_NONE, &o.print_address, 0,
+	  "once listening, print the bound address on stdout, then close stdout", NULL },
+	POPT_TABLEEND
+};
+
+static struct poptOption concurrency_options[] = {
+	{ "mode", 'm', POPT_ARG_STRING, &o.mode, 0,
+	  "concurrency: sync (one at a time) or fork (default: fork)", "MODE" },
+	{ "max-children", 'c', POPT_ARG_STRING, &o.max_children, 0,
+	  "most requests in progress at once (default: 40)", "N" },
+	{ "grace", 0, POPT_ARG_STRING, &o.grace, 0,
+	  "on SIGTERM/SIGINT, how long running handlers may finish (default: 10)", "SECONDS" },
+	POPT_TABLEEND
+};
+
+static struct poptOption handler_options[] = {
+	{ "shell", 's', POPT_ARG_NONE, &o.shell, 0, "run COMMAND with /bin/sh -c", NULL },
+	{ "stderr", 0, POPT_ARG_STRING, &o.stderr_to, 0,
+	  "the handler's stderr: inherit, socket or null (default: inherit)", "WHERE" },
+	{ "no-env", 0, POPT_ARG_NONE, &o.no_env, 0,
+	  "do not set PROTO, TCPREMOTEIP and the other connection variables", NULL },
+	POPT_TABLEEND
+};
+
+static struct poptOption log_options[] = {
+	{ "verbose", 'v', POPT_ARG_NONE, NULL, OPT_VERBOSE,
+	  "log the listening address and every request (repeat for more)", NULL },
+	{ "quiet", 'q', POPT_ARG_NONE, NULL, OPT_QUIET, "log nothing after start-up", NULL },
+	{ "log-format", 0, POPT_ARG_STRING, &o.log_format, 0,
+	  "text or json, one line per event (default: text)", "FORMAT" },
+	{ "version", 'V', POPT_ARG_NONE, NULL, OPT_VERSION, "print the version and exit", NULL },
+	POPT_TABLEEND
+};
+
+static struct poptOption options[] = {
+	{ NULL, 0, POPT_ARG_INCLUDE_TABLE, address_options, 0, "Address and socket:", NULL },
+	{ NULL, 0, POPT_ARG_INCLUDE_TABLE, concurrency_options, 0, "Concurrency and shutdown:", NULL },
+	{ NULL, 0, POPT_ARG_INCLUDE_TABLE, handler_options, 0, "The handler:", NULL },
+	{ NULL, 0, POPT_ARG_INCLUDE_TABLE, log_options, 0, "Logging and information:", NULL },
+	POPT_AUTOHELP
+	POPT_TABLEEND
+};
+
+static void usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vwarnx(fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "Try 'sockserve --help' for more information.\n");
+}
+
+static int lookup(const char *option, const char *text, const struct name *names, int *out)
+{
+	char choices[128] = "";
+
+	for (const struct name *n = names; n->name != NULL; n++) {
+		if (strcmp(n->name, text) == 0) {
+			*out = n->value;
+			return 0;
+		}
+		strlcat(choices, n->name, sizeof(choices));
+		strlcat(choices, n[1].name ? ", " : "", sizeof(choices));
+	}
+	usage_error("%s: unknown value '%s' (choose from %s)", option, text, choices);
+	return -1;
+}
+
+static int number(const char *option, const char *text, long long min, long long max, long long *out)
+{
+	const char *errstr;
+
+	*out = strtonum(text, min, max, &errstr);
+	if (errstr == NULL)
+		return 0;
+	if (strcmp(errstr, "invalid") == 0)
+		usage_error("%s: '%s' is not a whole number (%lld to %lld)", option, text, min, max);
+	else
+		usage_error("%s: '%s' is %s (%lld to %lld)", option, text, errstr, min, max);
+	return -1;
+}
+
+/* Seconds with an optional fraction, as milliseconds. */
+static int seconds(const char *option, const char *text, bool allow_zero, int64_t *out_ms)
+{
+	char *end;
+	double value;
+
+	errno = 0;
+	value = strtod(text, &end);
+	if (end == text || *end != '\0' || errno != 0 || !isfinite(value) || text[0] == '-' ||
+	    text[strspn(text, " \t")] != text[0]) {
+		usage_error("%s: '%s' is not a number of seconds", option, text);
+		return -1;
+	}
+	if (value > 1e6 || (value <= 0 && !allow_zero) || (value > 0 && value < 0.001)) {
+		usage_error("%s: '%s' is out of range (%s to 1000000 seconds)", option, text,
+		            allow_zero ? "0" : "0.001");
+		return -1;
+	}
+	*out_ms = (int64_t)llround(value * 1000.0);
+	return 0;
+}
+
+static int set_family(struct ss_config *cfg, int family, const char *flag)
+{
+	if (cfg->family != AF_UNSPEC && cfg->family != family) {
+		usage_error("%s contradicts an earlier family option", flag);
+		return -1;
+	}
+	cfg->family = family;
+	return 0;
+}
+
+static int read_flags(struct ss_config *cfg)
+{
+	int rc;
+
+	while ((rc = poptGetNextOpt(con)) > 0) {
+		switch (rc) {
+		case OPT_INET: if (set_family(cfg, AF_INET, "-4") < 0) return -1; break;
+		case OPT_INET6: if (set_family(cfg, AF_INET6, "-6") < 0) return -1; break;
+		case OPT_UNIX: if (set_family(cfg, AF_UNIX, "-U") < 0) return -1; break;
+		case OPT_VERBOSE: cfg->verbosity++; break;
+		case OPT_QUIET: cfg->verbosity = SS_LOG_QUIET; break;
+		case OPT_VERSION: printf("sockserve %s\n", SS_VERSION); return 1;
+		}
+	}
+	if (rc < -1) {
+		usage_error("%s: %s", poptBadOption(con, POPT_BADOPTION_NOALIAS), poptStrerror(rc));
+		return -1;
+	}
+	return 0;
+}
+
+static int convert(struct ss_config *cfg)
+{
+	long long n;
+	int value;
+
+	if (o.family != NULL) {
+		if (lookup("--family", o.family, families, &value) < 0 || set_family(cfg, value, "--family") < 0)
+			return -1;
+	}
+	if (o.type != NULL) {
+		if (lookup("--type", o.type, types, &cfg->socktype) < 0)
+			return -1;
+	}
+	if (o.mode != NULL) {
+		if (lookup("--mode", o.mode, modes, &value) < 0)
+			return -1;
+		cfg->mode = (enum ss_mode)value;
+	}
+	if (o.stderr_to != NULL) {
+		if (lookup("--stderr", o.stderr_to, stderrs, &value) < 0)
+			return -1;
+		cfg->stderr_to = (enum ss_stderr)value;
+	}
+	if (o.log_format != NULL) {
+		if (lookup("--log-format", o.log_format, log_formats, &value) < 0)
+			return -1;
+		cfg->log_format = (enum ss_log_format)value;
+	}
+	if (o.max_children != NULL) {
+		if (number("--max-children", o.max_children, 1, 10000, &n) < 0)
+			return -1;
+		cfg->max_children = (unsigned)n;
+	}
+	if (o.backlog != NULL) {
+		if (number("--backlog", o.backlog, 1, INT_MAX, &n) < 0)
+			return -1;
+		cfg->backlog = (int)n;
+	}
+	if (o.grace != NULL && seconds("--grace", o.grace, true, &cfg->grace_ms) < 0)
+		return -1;
+	cfg->shell = o.shell;
+	cfg->no_env = o.no_env;
+	cfg->nodelay = o.nodelay;
+	cfg->reuse_addr = !o.no_reuse_addr;
+	cfg->reuse_port = o.reuse_port;
+	cfg->v6only = o.v6only;
+	cfg->print_address = o.print_address;
+	return 0;
+}
+
+static int take_arguments(struct ss_config *cfg)
+{
+	/* popt stops at the first non-option (POSIXMEHARDER), so everything
+	 * after ADDRESS arrives here untouched, a "--" after ADDRESS included. */
+	const char **args = poptGetArgs(con);
+
+	if (args == NULL || args[0] == NULL) {
+		usage_error("missing ADDRESS and COMMAND");
+		return -1;
+	}
+	cfg->address = args[0];
+	args++;
+	if (args[0] != NULL && strcmp(args[0], "--") == 0)
+		args++;
+	if (args[0] == NULL) {
+		usage_error("missing COMMAND after ADDRESS '%s'", cfg->address);
+		return -1;
+	}
+	cfg->argv = (char *const *)args;
+	return 0;
+}
+
+enum options_result options_parse(int argc, char **argv, struct ss_config *cfg)
+{
+	ss_config_init(cfg);
+	con = poptGetContext("sockserve", argc, (const char **)argv, options, POPT_CONTEXT_POSIXMEHARDER);
+	poptSetOtherOptionHelp(con, "[OPTION...] ADDRESS [--] COMMAND [ARG...]");
+	int rc = read_flags(cfg);
+	if (rc != 0)
+		return rc > 0 ? OPTIONS_EXIT : OPTIONS_USAGE;
+	if (convert(cfg) < 0 || take_arguments(cfg) < 0)
+		return OPTIONS_USAGE;
+	return OPTIONS_OK;
+}
+
+void options_free(void)
+{
+	free(o.family);
+	free(o.type);
+	free(o.mode);
+	free(o.max_children);
+	free(o.backlog);
+	free(o.grace);
+	free(o.stderr_to);
+	free(o.log_format);
+	memset(&o, 0, sizeof(o));
+	if (con != NULL)
+		con = poptFreeContext(con);
+}

@@ -1,0 +1,90 @@
+/*
+ * The event loop: epoll over a handful of watches, with signals turned into a
+ * descriptor (signalfd) so that they are handled between callbacks, never
+ * inside them.  Timers are not descriptors: the caller passes the time to the
+ * nearest deadline as the wait's timeout.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#define LOOP_BATCH 64
+
+int64_t now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int loop_open(struct loop *loop, const int *signals, watch_fn *on_signal)
+{
+	sigset_t mask;
+
+	loop->epoll_fd = -1;
+	loop->signal_fd = -1;
+	sigemptyset(&mask);
+	for (const int *s = signals; *s != 0; s++)
+		sigaddset(&mask, *s);
+	/* Blocked before any thread exists, so every thread inherits it. */
+	if (pthread_sigmask(SIG_BLOCK, &mask, NULL) != 0)
+		return -1;
+	loop->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+	if (loop->epoll_fd < 0)
+		return -1;
+	loop->signal_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (loop->signal_fd < 0)
+		return -1;
+	loop->signals = (struct watch){ .fd = loop->signal_fd, .fn = on_signal };
+	return loop_set(loop, &loop->signals, EPOLLIN);
+}
+
+int loop_set(struct loop *loop, struct watch *w, uint32_t events)
+{
+	struct epoll_event ev = { .events = events, .data.ptr = w };
+	int op;
+
+	if (events == w->events)
+		return 0;
+	if (events == 0)
+		op = EPOLL_CTL_DEL;
+	else if (w->events == 0)
+		op = EPOLL_CTL_ADD;
+	else
+		op = EPOLL_CTL_MOD;
+	if (epoll_ctl(loop->epoll_fd, op, w->fd, &ev) < 0)
+		return -1;
+	w->events = events;
+	return 0;
+}
+
+int loop_once(struct loop *loop, struct ss_server *srv, int timeout_ms)
+{
+	struct epoll_event ready[LOOP_BATCH];
+	int n = epoll_wait(loop->epoll_fd, ready, LOOP_BATCH, timeout_ms);
+
+	if (n < 0)
+		return errno == EINTR ? 0 : -1;
+	for (int i = 0; i < n; i++) {
+		struct watch *w = ready[i].data.ptr;
+		/* An earlier callback of this batch may have dropped this watch. */
+		uint32_t events = ready[i].events & (w->events | EPOLLERR | EPOLLHUP);
+		if (w->events != 0 && events != 0)
+			w->fn(srv, w, events);
+	}
+	return n;
+}
+
+void loop_close(struct loop *loop)
+{
+	if (loop->signal_fd >= 0)
+		close(loop->signal_fd);
+	if (loop->epoll_fd >= 0)
+		close(loop->epoll_fd);
+	loop->signal_fd = loop->epoll_fd = -1;
+}

@@ -1,0 +1,84 @@
+/*
+ * The sync and fork modes (socketserver's plain server and ForkingMixIn).
+ * Each request's handler is a child process that the event loop supervises:
+ * spawned when the request arrives, reaped on SIGCHLD.  They differ only in
+ * how many may run at once: one, or --max-children.  The lookup tables for all
+ * three axes live here too.
+ */
+#include "internal.h"
+
+#include <sys/wait.h>
+
+extern const struct transport transport_inet, transport_unix;
+extern const struct handler handler_stream;
+
+static unsigned sync_limit(const struct ss_config *cfg)
+{
+	(void)cfg;
+	return 1;
+}
+
+static unsigned fork_limit(const struct ss_config *cfg)
+{
+	return cfg->max_children;
+}
+
+static void child_dispatch(struct ss_server *srv, struct request *req)
+{
+	int rc = srv->handler->start(srv, req);
+	if (rc != 0)
+		request_failed(srv, req, rc);
+	else
+		request_started(srv, req);
+}
+
+static void child_reap(struct ss_server *srv)
+{
+	int wstatus;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &wstatus, WNOHANG)) > 0) {
+		struct request *req = request_by_pid(srv, pid);
+		if (req != NULL)
+			request_end(srv, req, wstatus);
+	}
+}
+
+static const struct mode mode_sync = {
+	.name = "sync",
+	.limit = sync_limit,
+	.dispatch = child_dispatch,
+	.children = child_reap,
+};
+
+static const struct mode mode_fork = {
+	.name = "fork",
+	.limit = fork_limit,
+	.dispatch = child_dispatch,
+	.children = child_reap,
+};
+
+const struct mode *mode_for(enum ss_mode mode)
+{
+	switch (mode) {
+	case SS_MODE_SYNC: return &mode_sync;
+	case SS_MODE_FORK: return &mode_fork;
+	default: return NULL;
+	}
+}
+
+const struct transport *transport_for(int family)
+{
+	return family == AF_UNIX ? &transport_unix : &transport_inet;
+}
+
+const struct handler *handler_for(int socktype)
+{
+	switch (socktype) {
+	case SOCK_STREAM:
+	case SOCK_SEQPACKET:
+		return &handler_stream;
+	default:
+		return NULL;
+	}
+}

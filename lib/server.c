@@ -1,0 +1,466 @@
+/*
+ * The server: builds the three axes from the config, binds, and runs the event
+ * loop.  Requests live in a fixed table of slots sized from the concurrency
+ * limit, so the steady state does not allocate; when every slot is busy the
+ * listener leaves the poll set and new clients wait in the backlog.
+ */
+#include "internal.h"
+
+#include <bsd/string.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* How long accepting pauses when the descriptor table is full. */
+#define ACCEPT_BACKOFF_US 100000
+/* Most connections taken in one wake-up, so signals are never starved. */
+#define ACCEPT_BATCH 64
+
+void ss_error_set(struct ss_error *err, enum ss_error_kind kind, const char *fmt, ...)
+{
+	va_list ap;
+
+	err->kind = kind;
+	va_start(ap, fmt);
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	va_end(ap);
+}
+
+void ss_config_init(struct ss_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->family = AF_UNSPEC;
+	cfg->socktype = SOCK_STREAM;
+	cfg->mode = SS_MODE_FORK;
+	cfg->max_children = 40;
+	cfg->backlog = SOMAXCONN;
+	cfg->timeout_ms = SS_NO_TIME;
+	cfg->idle_timeout_ms = SS_NO_TIME;
+	cfg->grace_ms = 10000;
+	cfg->max_packet = 8192;
+	cfg->reuse_addr = true;
+	cfg->verbosity = SS_LOG_ERROR;
+	cfg->log_format = SS_LOG_TEXT;
+}
+
+static const char *type_name(int socktype)
+{
+	switch (socktype) {
+	case SOCK_STREAM: return "stream";
+	case SOCK_DGRAM: return "dgram";
+	case SOCK_SEQPACKET: return "seqpacket";
+	default: return "?";
+	}
+}
+
+/* Handlers get fds 0-2 by dup2; keeping them open in sockserve means no
+ * socket or pipe of ours can ever land there. */
+static int hold_standard_fds(void)
+{
+	for (int fd = 0; fd <= 2; fd++) {
+		if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+			continue;
+		int null = open("/dev/null", O_RDWR);
+		if (null < 0)
+			return -1;
+		if (null != fd) {
+			dup2(null, fd);
+			close(null);
+		}
+	}
+	return 0;
+}
+
+static int build_slots(struct ss_server *srv, struct ss_error *err)
+{
+	srv->limit = srv->mode->limit(&srv->cfg);
+	srv->slots = calloc(srv->limit, sizeof(struct request));
+	if (srv->slots == NULL) {
+		ss_error_set(err, SS_ERR_START, "out of memory for %u request slots", srv->limit);
+		return -1;
+	}
+	for (unsigned i = 0; i < srv->limit; i++) {
+		srv->slots[i].fd = -1;
+		srv->slots[i].next = i + 1 < srv->limit ? &srv->slots[i + 1] : NULL;
+	}
+	srv->free_list = &srv->slots[0];
+	srv->active.next = srv->active.prev = &srv->active;
+	return 0;
+}
+
+static int check_config(const struct ss_config *cfg, struct ss_error *err)
+{
+	if (cfg->argv == NULL || cfg->argv[0] == NULL) {
+		ss_error_set(err, SS_ERR_USAGE, "missing COMMAND");
+		return -1;
+	}
+	if (cfg->max_children == 0) {
+		ss_error_set(err, SS_ERR_USAGE, "--max-children must be at least 1");
+		return -1;
+	}
+	if (handler_for(cfg->socktype) == NULL) {
+		ss_error_set(err, SS_ERR_USAGE, "--type=%s is not supported", type_name(cfg->socktype));
+		return -1;
+	}
+	if (mode_for(cfg->mode) == NULL) {
+		ss_error_set(err, SS_ERR_USAGE, "this --mode is not supported");
+		return -1;
+	}
+	return 0;
+}
+
+struct ss_server *ss_server_new(const struct ss_config *cfg, struct ss_error *err)
+{
+	struct ss_server *srv;
+
+	err->kind = SS_ERR_NONE;
+	err->msg[0] = '\0';
+	if (check_config(cfg, err) < 0)
+		return NULL;
+	srv = calloc(1, sizeof(*srv));
+	if (srv == NULL) {
+		ss_error_set(err, SS_ERR_START, "out of memory");
+		return NULL;
+	}
+	srv->cfg = *cfg;
+	srv->listen_fd = -1;
+	srv->null_fd = -1;
+	srv->loop.epoll_fd = srv->loop.signal_fd = -1;
+	if (addr_parse(cfg->address, cfg->family, cfg->socktype, &srv->addr, err) < 0)
+		goto fail;
+	srv->transport = transport_for(srv->addr.family);
+	srv->handler = handler_for(cfg->socktype);
+	srv->mode = mode_for(cfg->mode);
+	srv->var_prefix = cfg->socktype == SOCK_DGRAM ? "UDP" : "TCP";
+	srv->proto = srv->addr.family == AF_UNIX ? "UNIX" : srv->var_prefix;
+	if (hold_standard_fds() < 0) {
+		ss_error_set(err, SS_ERR_START, "cannot open /dev/null: %s", strerror(errno));
+		goto fail;
+	}
+	srv->null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (srv->null_fd < 0) {
+		ss_error_set(err, SS_ERR_START, "cannot open /dev/null: %s", strerror(errno));
+		goto fail;
+	}
+	if (spawn_plan_init(&srv->plan, cfg, err) < 0 || build_slots(srv, err) < 0 ||
+	    env_init(srv, err) < 0)
+		goto fail;
+	return srv;
+fail:
+	ss_server_free(srv);
+	return NULL;
+}
+
+static void print_address(struct ss_server *srv)
+{
+	printf("%s\n", srv->addr_text);
+	fflush(stdout);
+	/* The reader of our stdout now sees end of file: a readiness signal. */
+	dup2(srv->null_fd, STDOUT_FILENO);
+}
+
+int ss_server_listen(struct ss_server *srv, struct ss_error *err)
+{
+	const struct ss_config *cfg = &srv->cfg;
+	struct sockaddr_storage bound;
+	socklen_t len = sizeof(bound);
+
+	if (srv->transport->prepare(srv, err) < 0)
+		return -1;
+	srv->listen_fd = socket(srv->addr.family, cfg->socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (srv->listen_fd < 0) {
+		ss_error_set(err, SS_ERR_START, "cannot create a socket for %s: %s", cfg->address, strerror(errno));
+		return -1;
+	}
+	if (srv->transport->configure(srv, srv->listen_fd, err) < 0)
+		return -1;
+	if (bind(srv->listen_fd, (struct sockaddr *)&srv->addr.ss, srv->addr.len) < 0 ||
+	    (cfg->socktype != SOCK_DGRAM && listen(srv->listen_fd, cfg->backlog) < 0)) {
+		ss_error_set(err, SS_ERR_START, "cannot listen on %s: %s", cfg->address, strerror(errno));
+		return -1;
+	}
+	if (getsockname(srv->listen_fd, (struct sockaddr *)&bound, &len) == 0 &&
+	    srv->addr.family != AF_UNIX) {
+		memcpy(&srv->addr.ss, &bound, len);
+		srv->addr.len = len;
+	}
+	addr_format((struct sockaddr *)&srv->addr.ss, srv->addr.len, srv->addr_text, sizeof(srv->addr_text));
+	srv->transport->bound(srv);
+	log_event(srv, SS_LOG_INFO, "listening",
+	          LOG_FIELDS(FSTR("address", srv->addr_text), FSTR("type", type_name(cfg->socktype)),
+	                     FSTR("mode", srv->mode->name), FINT("max_children", srv->limit)),
+	          "listening on %s (%s, %s mode, up to %u at once)", srv->addr_text,
+	          type_name(cfg->socktype), srv->mode->name, srv->limit);
+	if (cfg->print_address)
+		print_address(srv);
+	return 0;
+}
+
+const char *ss_server_address(const struct ss_server *srv)
+{
+	return srv->addr_text;
+}
+
+/* ---- requests ---- */
+
+static void slot_release(struct ss_server *srv, struct request *req)
+{
+	srv->handler->finish(srv, req);
+	req->pid = 0;
+	req->next = srv->free_list;
+	req->prev = NULL;
+	srv->free_list = req;
+}
+
+void request_started(struct ss_server *srv, struct request *req)
+{
+	req->prev = srv->active.prev;
+	req->next = &srv->active;
+	srv->active.prev->next = req;
+	srv->active.prev = req;
+	srv->active_count++;
+	log_event(srv, SS_LOG_INFO, "start",
+	          LOG_FIELDS(FSTR("remote", req->remote), FINT("pid", req->pid)),
+	          "%s: start, handler pid %d", req->remote, (int)req->pid);
+}
+
+void request_end(struct ss_server *srv, struct request *req, int wstatus)
+{
+	double ms = (double)(now_us() - req->start_us) / 1000.0;
+
+	req->prev->next = req->next;
+	req->next->prev = req->prev;
+	srv->active_count--;
+	if (WIFEXITED(wstatus)) {
+		int status = WEXITSTATUS(wstatus);
+		if (status == 0)
+			srv->handled++;
+		else
+			srv->failed++;
+		log_event(srv, status == 0 ? SS_LOG_INFO : SS_LOG_ERROR, "end",
+		          LOG_FIELDS(FSTR("remote", req->remote), FINT("pid", req->pid),
+		                     FINT("status", status), FMS("duration_ms", ms)),
+		          "%s: end, handler pid %d exit %d after %.1f ms", req->remote, (int)req->pid,
+		          status, ms);
+	} else {
+		int sig = WTERMSIG(wstatus);
+		srv->failed++;
+		log_event(srv, SS_LOG_ERROR, "end",
+		          LOG_FIELDS(FSTR("remote", req->remote), FINT("pid", req->pid),
+		                     FINT("signal", sig), FMS("duration_ms", ms)),
+		          "%s: end, handler pid %d killed by signal %d (%s) after %.1f ms", req->remote,
+		          (int)req->pid, sig, strsignal(sig), ms);
+	}
+	slot_release(srv, req);
+}
+
+void request_failed(struct ss_server *srv, struct request *req, int error)
+{
+	srv->failed++;
+	log_event(srv, SS_LOG_ERROR, "spawn_failed",
+	          LOG_FIELDS(FSTR("remote", req->remote), FSTR("error", strerror(error))),
+	          "%s: cannot run handler %s: %s", req->remote, srv->plan.path, strerror(error));
+	slot_release(srv, req);
+}
+
+struct request *request_by_pid(struct ss_server *srv, pid_t pid)
+{
+	for (struct request *r = srv->active.next; r != &srv->active; r = r->next)
+		if (r->pid == pid)
+			return r;
+	return NULL;
+}
+
+/* ---- the listener ---- */
+
+static void update_listener(struct ss_server *srv)
+{
+	bool want = srv->listen_fd >= 0 && !srv->draining && srv->free_list != NULL &&
+	            now_us() >= srv->accept_paused_until;
+
+	if (loop_set(&srv->loop, &srv->listener, want ? EPOLLIN : 0) < 0)
+		log_msg(srv, SS_LOG_ERROR, "error", "cannot watch the listening socket: %s", strerror(errno));
+}
+
+static bool out_of_descriptors(int error)
+{
+	return error == EMFILE || error == ENFILE || error == ENOBUFS || error == ENOMEM;
+}
+
+static void on_listener(struct ss_server *srv, struct watch *w, uint32_t events)
+{
+	(void)w;
+	(void)events;
+	for (int n = 0; n < ACCEPT_BATCH && srv->free_list != NULL && !srv->draining; n++) {
+		struct request *req = srv->free_list;
+		int rc = srv->handler->receive(srv, req);
+		if (rc == 0)
+			break;
+		if (rc < 0) {
+			if (out_of_descriptors(errno)) {
+				/* Leave the poll set for a while instead of spinning on
+				 * a listener that stays readable. */
+				log_msg(srv, SS_LOG_ERROR, "accept_error", "cannot accept: %s; pausing %d ms",
+				        strerror(errno), ACCEPT_BACKOFF_US / 1000);
+				srv->accept_paused_until = now_us() + ACCEPT_BACKOFF_US;
+				break;
+			}
+			/* A client that gave up before we accepted it. */
+			continue;
+		}
+		srv->free_list = req->next;
+		req->start_us = now_us();
+		req->pid = 0;
+		srv->transport->describe(srv, req);
+		srv->mode->dispatch(srv, req);
+	}
+	update_listener(srv);
+}
+
+/* ---- shutdown and signals ---- */
+
+static void kill_all(struct ss_server *srv, int sig)
+{
+	for (struct request *r = srv->active.next; r != &srv->active; r = r->next)
+		if (r->pid > 0)
+			kill(-r->pid, sig);
+}
+
+static void start_drain(struct ss_server *srv)
+{
+	srv->draining = true;
+	update_listener(srv);
+	if (srv->cfg.socktype != SOCK_DGRAM && srv->listen_fd >= 0) {
+		close(srv->listen_fd);
+		srv->listen_fd = -1;
+	}
+	srv->transport->cleanup(srv);
+	srv->grace_deadline = now_us() + srv->cfg.grace_ms * 1000;
+	log_msg(srv, SS_LOG_INFO, "shutdown", "shutting down: %u in progress, waiting up to %.1f s",
+	        srv->active_count, (double)srv->cfg.grace_ms / 1000.0);
+}
+
+static void stop_now(struct ss_server *srv, const char *why)
+{
+	if (srv->killed)
+		return;
+	srv->killed = true;
+	if (srv->active_count > 0)
+		log_msg(srv, SS_LOG_INFO, "kill", "%s: killing %u handlers", why, srv->active_count);
+	kill_all(srv, SIGKILL);
+}
+
+static void print_status(struct ss_server *srv)
+{
+	log_event(srv, SS_LOG_ERROR, "status",
+	          LOG_FIELDS(FINT("in_progress", srv->active_count), FINT("handled", (long long)srv->handled),
+	                     FINT("failed", (long long)srv->failed), FINT("rejected", (long long)srv->rejected)),
+	          "status: %u in progress, %llu handled, %llu failed, %llu rejected", srv->active_count,
+	          (unsigned long long)srv->handled, (unsigned long long)srv->failed,
+	          (unsigned long long)srv->rejected);
+}
+
+static void on_signal(struct ss_server *srv, struct watch *w, uint32_t events)
+{
+	struct signalfd_siginfo si;
+	bool children = false;
+
+	(void)events;
+	while (read(w->fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		switch (si.ssi_signo) {
+		case SIGCHLD:
+			children = true;
+			break;
+		case SIGTERM:
+		case SIGINT:
+			if (!srv->draining)
+				start_drain(srv);
+			else
+				stop_now(srv, "second signal");
+			break;
+		case SIGUSR1:
+			print_status(srv);
+			break;
+		}
+	}
+	if (children)
+		srv->mode->children(srv);
+}
+
+/* Milliseconds to the nearest deadline, or -1 for none. */
+static int next_timeout(struct ss_server *srv)
+{
+	int64_t now = now_us(), next = INT64_MAX;
+
+	if (srv->accept_paused_until > now && !srv->draining)
+		next = srv->accept_paused_until;
+	if (srv->draining && !srv->killed && srv->grace_deadline < next)
+		next = srv->grace_deadline;
+	if (next == INT64_MAX)
+		return -1;
+	if (next <= now)
+		return 0;
+	int64_t ms = (next - now + 999) / 1000;
+	return ms > 1000000 ? 1000000 : (int)ms;
+}
+
+static void check_deadlines(struct ss_server *srv)
+{
+	int64_t now = now_us();
+
+	if (srv->draining && !srv->killed && now >= srv->grace_deadline)
+		stop_now(srv, "grace period over");
+	if (srv->accept_paused_until != 0 && now >= srv->accept_paused_until) {
+		srv->accept_paused_until = 0;
+		update_listener(srv);
+	}
+}
+
+int ss_server_run(struct ss_server *srv, struct ss_error *err)
+{
+	static const int signals[] = { SIGCHLD, SIGTERM, SIGINT, SIGUSR1, 0 };
+
+	/* A client that goes away must cost an EPIPE, never sockserve itself. */
+	signal(SIGPIPE, SIG_IGN);
+	if (loop_open(&srv->loop, signals, on_signal) < 0) {
+		ss_error_set(err, SS_ERR_START, "cannot set up the event loop: %s", strerror(errno));
+		return -1;
+	}
+	srv->listener = (struct watch){ .fd = srv->listen_fd, .fn = on_listener };
+	update_listener(srv);
+	while (!srv->done) {
+		if (loop_once(&srv->loop, srv, next_timeout(srv)) < 0) {
+			ss_error_set(err, SS_ERR_RUN, "event loop failed: %s", strerror(errno));
+			return -1;
+		}
+		check_deadlines(srv);
+		if (srv->draining && srv->active_count == 0)
+			srv->done = true;
+	}
+	return 0;
+}
+
+void ss_server_free(struct ss_server *srv)
+{
+	if (srv == NULL)
+		return;
+	if (srv->transport != NULL)
+		srv->transport->cleanup(srv);
+	if (srv->listen_fd >= 0)
+		close(srv->listen_fd);
+	if (srv->null_fd >= 0)
+		close(srv->null_fd);
+	loop_close(&srv->loop);
+	env_free(srv);
+	spawn_plan_free(&srv->plan);
+	free(srv->slots);
+	free(srv);
+}

@@ -1,0 +1,89 @@
+/*
+ * sockserve: the server library's public face.
+ *
+ * A server is three choices, after Python's socketserver: a transport (address
+ * family x socket type), a concurrency mode (sync, fork, thread) and a request
+ * handler (stream or datagram).  The caller fills a struct ss_config, creates
+ * a server, makes it listen and runs it.  The library never prints usage and
+ * never exits; every failure comes back as a struct ss_error.
+ */
+#ifndef SOCKSERVE_H
+#define SOCKSERVE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define SS_VERSION "0.1.0"
+
+enum ss_mode { SS_MODE_SYNC, SS_MODE_FORK, SS_MODE_THREAD };
+enum ss_stderr { SS_STDERR_INHERIT, SS_STDERR_SOCKET, SS_STDERR_NULL };
+enum ss_log_format { SS_LOG_TEXT, SS_LOG_JSON };
+
+/* Log levels: what -q, the default and -v select. */
+enum ss_log_level {
+	SS_LOG_QUIET = -1, /* nothing after start-up */
+	SS_LOG_ERROR = 0,  /* failures, timeouts, drops (the default) */
+	SS_LOG_INFO = 1,   /* -v: listening address, each request */
+	SS_LOG_DEBUG = 2,  /* -vv: internal detail */
+};
+
+/* A duration option that was not given. */
+#define SS_NO_TIME (-1)
+
+struct ss_config {
+	const char *address;   /* ADDRESS as the user wrote it */
+	int family;            /* AF_INET, AF_INET6, AF_UNIX or AF_UNSPEC */
+	int socktype;          /* SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET */
+	enum ss_mode mode;
+	unsigned max_children; /* requests in progress at once (fork, thread) */
+	unsigned max_per_ip;   /* 0: no limit */
+	int backlog;           /* listen(2) backlog */
+	int64_t timeout_ms;    /* per request; SS_NO_TIME for none */
+	int64_t idle_timeout_ms;
+	int64_t grace_ms;      /* drain time after SIGTERM/SIGINT */
+	uint64_t max_requests; /* 0: no limit */
+	size_t max_packet;     /* largest datagram in or out */
+	bool empty_reply;
+	bool shell;            /* argv[0] is a string for /bin/sh -c */
+	char *const *argv;     /* COMMAND and its arguments, NULL-terminated */
+	enum ss_stderr stderr_to;
+	bool no_env;
+	bool nodelay;
+	bool reuse_addr;
+	bool reuse_port;
+	bool v6only;
+	bool print_address;    /* print the bound address on stdout, then /dev/null it */
+	int verbosity;         /* an enum ss_log_level */
+	enum ss_log_format log_format;
+};
+
+/* What kind of failure: the command line's fault, or the world's. */
+enum ss_error_kind { SS_ERR_NONE, SS_ERR_USAGE, SS_ERR_START, SS_ERR_RUN };
+
+struct ss_error {
+	enum ss_error_kind kind;
+	char msg[512]; /* one line, no "sockserve: " prefix, no newline */
+};
+
+struct ss_server;
+
+/* Fill a config with the contract's defaults. */
+void ss_config_init(struct ss_config *cfg);
+
+/* Check the config, resolve ADDRESS and COMMAND; nothing is bound yet. */
+struct ss_server *ss_server_new(const struct ss_config *cfg, struct ss_error *err);
+
+/* Bind and listen; with print_address, print the bound address. */
+int ss_server_listen(struct ss_server *srv, struct ss_error *err);
+
+/* The bound address as text (valid after ss_server_listen). */
+const char *ss_server_address(const struct ss_server *srv);
+
+/* Serve until shut down by a signal or a limit; 0 on a clean end. */
+int ss_server_run(struct ss_server *srv, struct ss_error *err);
+
+void ss_server_free(struct ss_server *srv);
+
+#endif

@@ -1,0 +1,125 @@
+/*
+ * The unix transport: paths and abstract names.  A stale socket file (nobody
+ * listening) is replaced; a live one, or a file that is not a socket, is an
+ * error and is left alone.  At exit sockserve removes the path only if it is
+ * still the socket that it created.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static bool is_path(const struct ss_server *srv)
+{
+	const struct sockaddr_un *sun = (const struct sockaddr_un *)&srv->addr.ss;
+	return sun->sun_path[0] != '\0';
+}
+
+/* Is somebody accepting on this socket path?  ECONNREFUSED means nobody. */
+static int probe_listener(const struct ss_server *srv)
+{
+	int fd = socket(AF_UNIX, srv->cfg.socktype | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	int rc = connect(fd, (const struct sockaddr *)&srv->addr.ss, srv->addr.len);
+	int saved = errno;
+	close(fd);
+	errno = saved;
+	return rc;
+}
+
+static int unix_prepare(struct ss_server *srv, struct ss_error *err)
+{
+	const char *path = ((const struct sockaddr_un *)&srv->addr.ss)->sun_path;
+	struct stat st;
+
+	if (!is_path(srv) || lstat(path, &st) < 0)
+		return 0;
+	if (!S_ISSOCK(st.st_mode)) {
+		ss_error_set(err, SS_ERR_START, "cannot listen on %s: file exists and is not a socket", path);
+		return -1;
+	}
+	if (probe_listener(srv) == 0 || errno != ECONNREFUSED) {
+		ss_error_set(err, SS_ERR_START, "cannot listen on %s: %s", path,
+		             "Address already in use (another process is listening on it)");
+		return -1;
+	}
+	if (unlink(path) < 0 && errno != ENOENT) {
+		ss_error_set(err, SS_ERR_START, "cannot replace stale socket %s: %s", path, strerror(errno));
+		return -1;
+	}
+	log_msg(srv, SS_LOG_INFO, "stale", "replaced stale socket %s", path);
+	return 0;
+}
+
+static int unix_configure(struct ss_server *srv, int fd, struct ss_error *err)
+{
+	(void)srv;
+	(void)fd;
+	(void)err;
+	return 0;
+}
+
+static void unix_bound(struct ss_server *srv)
+{
+	const char *path = ((const struct sockaddr_un *)&srv->addr.ss)->sun_path;
+	struct stat st;
+
+	if (is_path(srv) && lstat(path, &st) == 0) {
+		srv->unix_owned = true;
+		srv->unix_dev = st.st_dev;
+		srv->unix_ino = st.st_ino;
+	}
+}
+
+static void unix_describe(struct ss_server *srv, struct request *req)
+{
+	char peer_path[ADDR_TEXT_MAX];
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	bool has_cred = req->fd >= 0 &&
+	                getsockopt(req->fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 && cred.pid > 0;
+
+	addr_unix_path((const struct sockaddr *)&req->peer, req->peer_len, peer_path, sizeof(peer_path));
+	if (has_cred)
+		snprintf(req->remote, sizeof(req->remote), "pid %d", (int)cred.pid);
+	else
+		snprintf(req->remote, sizeof(req->remote), "%s", peer_path[0] ? peer_path : "unnamed peer");
+	env_reset(req);
+	if (srv->cfg.no_env)
+		return;
+	env_add(req, "PROTO", "UNIX");
+	env_add(req, "UNIXLOCALPATH", "%s", srv->addr_text);
+	if (has_cred) {
+		env_add(req, "UNIXREMOTEPID", "%d", (int)cred.pid);
+		env_add(req, "UNIXREMOTEEUID", "%u", (unsigned)cred.uid);
+		env_add(req, "UNIXREMOTEEGID", "%u", (unsigned)cred.gid);
+	}
+	if (peer_path[0] != '\0')
+		env_add(req, "UNIXREMOTEPATH", "%s", peer_path);
+}
+
+static void unix_cleanup(struct ss_server *srv)
+{
+	const char *path = ((const struct sockaddr_un *)&srv->addr.ss)->sun_path;
+	struct stat st;
+
+	if (!srv->unix_owned)
+		return;
+	srv->unix_owned = false;
+	if (lstat(path, &st) == 0 && st.st_dev == srv->unix_dev && st.st_ino == srv->unix_ino)
+		unlink(path);
+}
+
+const struct transport transport_unix = {
+	.name = "unix",
+	.family = AF_UNIX,
+	.prepare = unix_prepare,
+	.configure = unix_configure,
+	.bound = unix_bound,
+	.describe = unix_describe,
+	.cleanup = unix_cleanup,
+};
