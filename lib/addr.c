@@ -72,7 +72,7 @@ static int split_host_port(const char *text, char *host, size_t hostsize, const 
 			ss_error_set(err, SS_ERR_USAGE, "address '%s': expected [IPV6]:PORT", text);
 			return -1;
 		}
-		if (*family == AF_INET || *family == AF_UNIX) {
+		if (*family == AF_INET) {
 			ss_error_set(err, SS_ERR_USAGE, "--family=%s contradicts the IPv6 address '%s'",
 			             family_name(*family), text);
 			return -1;
@@ -111,10 +111,6 @@ static int split_host_port(const char *text, char *host, size_t hostsize, const 
 	memcpy(host, text, len);
 	host[len] = '\0';
 	*port = colon + 1;
-	if (*family == AF_UNIX) {
-		ss_error_set(err, SS_ERR_USAGE, "--family=unix contradicts the address '%s' (a unix path needs a '/')", text);
-		return -1;
-	}
 	return 0;
 }
 
@@ -174,8 +170,14 @@ int addr_parse(const char *text, int family, int socktype, struct address *out,
 		ss_error_set(err, SS_ERR_USAGE, "empty ADDRESS");
 		return -1;
 	}
-	if (family == AF_UNIX || text[0] == '@' || strchr(text, '/') != NULL)
+	if (text[0] == '@' || strchr(text, '/') != NULL)
 		return parse_unix(text, family, out, err);
+	if (family == AF_UNIX) {
+		ss_error_set(err, SS_ERR_USAGE,
+		             "--family=unix contradicts the address '%s' (a unix socket path has a '/': ./%s)",
+		             text, text);
+		return -1;
+	}
 	if (socktype == SOCK_SEQPACKET) {
 		ss_error_set(err, SS_ERR_USAGE, "--type=seqpacket needs a unix socket address, not '%s'", text);
 		return -1;

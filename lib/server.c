@@ -211,6 +211,8 @@ const char *ss_server_address(const struct ss_server *srv)
 
 /* ---- requests ---- */
 
+static void update_listener(struct ss_server *srv);
+
 static void slot_release(struct ss_server *srv, struct request *req)
 {
 	srv->handler->finish(srv, req);
@@ -218,6 +220,7 @@ static void slot_release(struct ss_server *srv, struct request *req)
 	req->next = srv->free_list;
 	req->prev = NULL;
 	srv->free_list = req;
+	update_listener(srv);
 }
 
 void request_started(struct ss_server *srv, struct request *req)

@@ -147,7 +147,9 @@ int spawn_handler(const struct spawn_plan *plan, int in, int out, int errfd,
 	int rc;
 
 	/* Every descriptor of sockserve is close-on-exec and fds 0-2 are always
-	 * open, so the sources here are >= 3 and dup2 needs no reordering. */
+	 * open, so the sources here are >= 3 and dup2 needs no reordering.
+	 * Whatever sockserve itself inherited above fd 2 is closed too: the
+	 * handler starts with fds 0, 1 and 2 and nothing else. */
 	rc = posix_spawn_file_actions_init(&actions);
 	if (rc != 0)
 		return rc;
@@ -156,6 +158,8 @@ int spawn_handler(const struct spawn_plan *plan, int in, int out, int errfd,
 		rc = posix_spawn_file_actions_adddup2(&actions, out, STDOUT_FILENO);
 	if (rc == 0 && errfd >= 0)
 		rc = posix_spawn_file_actions_adddup2(&actions, errfd, STDERR_FILENO);
+	if (rc == 0)
+		rc = posix_spawn_file_actions_addclosefrom_np(&actions, STDERR_FILENO + 1);
 	if (rc == 0)
 		rc = posix_spawn(pid, plan->path, &actions, &plan->attr, plan->argv, envp);
 	posix_spawn_file_actions_destroy(&actions);

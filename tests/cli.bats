@@ -1,0 +1,156 @@
+#!/usr/bin/env bats
+# The command line: help, version, usage errors (exit 64) and start-up
+# failures (exit 1), each with a clear one-line message.
+
+load test_helper/common
+
+@test "--help and --usage write to stdout and exit 0" {
+	run --separate-stderr "$SOCKSERVE" --help
+	assert_success
+	assert_output --partial "ADDRESS [--] COMMAND [ARG...]"
+	assert_output --partial "--max-children"
+	[ -z "$stderr" ]
+	run --separate-stderr "$SOCKSERVE" --usage
+	assert_success
+	assert_output --partial "--print-address"
+}
+
+@test "--version prints the version" {
+	run "$SOCKSERVE" --version
+	assert_success
+	assert_output --regexp '^sockserve [0-9]+\.[0-9]+\.[0-9]+$'
+}
+
+@test "missing ADDRESS or COMMAND is a usage error" {
+	run "$SOCKSERVE"
+	assert_failure 64
+	assert_line --index 0 "sockserve: missing ADDRESS and COMMAND"
+	assert_line --index 1 --partial "--help"
+	run "$SOCKSERVE" 127.0.0.1:0
+	assert_failure 64
+	assert_line --index 0 --partial "missing COMMAND"
+	run "$SOCKSERVE" 127.0.0.1:0 --
+	assert_failure 64
+}
+
+@test "an unknown option is a usage error naming it" {
+	run "$SOCKSERVE" --bogus 127.0.0.1:0 cat
+	assert_failure 64
+	assert_line --index 0 "sockserve: --bogus: unknown option"
+	run "$SOCKSERVE" -m
+	assert_failure 64
+	assert_line --index 0 --partial "-m: missing argument"
+}
+
+@test "numbers are parsed strictly" {
+	local bad
+	for bad in "-c 0" "-c -1" "-c 10x" "-c ''" "-b 99999999999" "-b 0" "--grace=abc" "--grace=-1" "--grace=1e9" "--grace=nan"; do
+		eval "run \"\$SOCKSERVE\" $bad 127.0.0.1:0 cat"
+		assert_failure 64
+		assert_line --index 0 --regexp '^sockserve: --(max-children|backlog|grace): '
+	done
+	run "$SOCKSERVE" -c 10x 127.0.0.1:0 cat
+	assert_line --index 0 "sockserve: --max-children: '10x' is not a whole number (1 to 10000)"
+}
+
+@test "names are checked against their choices" {
+	run "$SOCKSERVE" --mode=spin 127.0.0.1:0 cat
+	assert_failure 64
+	assert_line --index 0 --partial "--mode: unknown value 'spin' (choose from sync, fork"
+	run "$SOCKSERVE" --stderr=file 127.0.0.1:0 cat
+	assert_failure 64
+	run "$SOCKSERVE" --log-format=xml 127.0.0.1:0 cat
+	assert_failure 64
+	run "$SOCKSERVE" --family=ipx 127.0.0.1:0 cat
+	assert_failure 64
+}
+
+@test "a family that contradicts ADDRESS is a usage error" {
+	run "$SOCKSERVE" -4 '[::1]:0' cat
+	assert_failure 64
+	assert_line --index 0 --partial "contradicts the IPv6 address"
+	run "$SOCKSERVE" -6 127.0.0.1:0 cat
+	assert_failure 64
+	run "$SOCKSERVE" -4 ./x.sock cat
+	assert_failure 64
+	run "$SOCKSERVE" -U 127.0.0.1:0 cat
+	assert_failure 64
+	run "$SOCKSERVE" -4 -6 0 cat
+	assert_failure 64
+}
+
+@test "malformed addresses are usage errors" {
+	run "$SOCKSERVE" ::1:80 cat
+	assert_failure 64
+	assert_line --index 0 --partial "in brackets"
+	run "$SOCKSERVE" 127.0.0.1:70000 cat
+	assert_failure 64
+	assert_line --index 0 --partial "port 70000 is too large"
+	run "$SOCKSERVE" 127.0.0.1: cat
+	assert_failure 64
+	run "$SOCKSERVE" '[nonsense]:80' cat
+	assert_failure 64
+	run "$SOCKSERVE" "@" cat
+	assert_failure 64
+	run "$SOCKSERVE" "/$(printf 'x%.0s' {1..120})" cat
+	assert_failure 64
+	assert_line --index 0 --partial "too long"
+}
+
+@test "seqpacket with an inet address is a usage error" {
+	run "$SOCKSERVE" -t seqpacket 127.0.0.1:0 cat
+	assert_failure 64
+	assert_line --index 0 --partial "seqpacket needs a unix socket address"
+}
+
+@test "an unknown host or service is a start-up failure (exit 1)" {
+	run "$SOCKSERVE" no-such-host.invalid:80 cat
+	assert_failure 1
+	assert_output --regexp "^sockserve: cannot resolve no-such-host.invalid:80: "
+	run "$SOCKSERVE" 127.0.0.1:no-such-service cat
+	assert_failure 1
+}
+
+@test "a service name is accepted as PORT" {
+	# "echo" is port 7 in /etc/services; binding it needs root, so only
+	# check that the name resolves (the failure, if any, is the bind).
+	run "$SOCKSERVE" -q 127.0.0.1:no-such-service cat
+	assert_output --partial "cannot resolve"
+	grep -qw '^echo' /etc/services || skip "no /etc/services"
+	run timeout 5 "$SOCKSERVE" --print-address 127.0.0.1:echo -- true
+	refute_output --partial "cannot resolve"
+}
+
+@test "COMMAND is checked at start-up" {
+	run "$SOCKSERVE" 127.0.0.1:0 no-such-command-xyz
+	assert_failure 1
+	assert_output "sockserve: cannot run 'no-such-command-xyz': command not found"
+	run "$SOCKSERVE" 127.0.0.1:0 ./missing-script
+	assert_failure 1
+	assert_output "sockserve: cannot run './missing-script': No such file or directory"
+	printf '#!/bin/sh\n' >notexec
+	chmod 644 notexec
+	run "$SOCKSERVE" 127.0.0.1:0 ./notexec
+	assert_failure 1
+	assert_output "sockserve: cannot run './notexec': Permission denied"
+	run "$SOCKSERVE" 127.0.0.1:0 /tmp
+	assert_failure 1
+	assert_output --partial "Is a directory"
+}
+
+@test "an address in use is a start-up failure" {
+	start_server 127.0.0.1:0 -- cat
+	run "$SOCKSERVE" "$ADDR" cat
+	assert_failure 1
+	assert_output "sockserve: cannot listen on $ADDR: Address already in use"
+}
+
+@test "words after ADDRESS belong to COMMAND, even with a leading dash" {
+	start_server 127.0.0.1:0 echo -n -v --help
+	run client "$ADDR" </dev/null
+	assert_success
+	assert_output "-v --help"
+	start_server 127.0.0.1:0 -- printf '%s|' -- -x
+	run client "$ADDR" </dev/null
+	assert_output -- "--|-x|"
+}

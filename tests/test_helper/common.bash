@@ -1,0 +1,110 @@
+# Shared by every suite: load bats-support/bats-assert, start servers on port 0
+# with --print-address, wait for real events with a time limit, and kill what
+# a test started, by pid, in teardown.
+
+bats_require_minimum_version 1.5.0
+bats_load_library bats-support
+bats_load_library bats-assert
+
+TOP=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
+SOCKSERVE=${SOCKSERVE:-$TOP/sockserve}
+CLIENT=$TOP/build/helpers/ssclient
+PROBE=$TOP/build/helpers/probe
+# The concurrency mode that mode-independent suites run under.
+MODE=${SS_MODE:-fork}
+export BATS_TEST_TIMEOUT=${BATS_TEST_TIMEOUT:-60}
+
+setup() {
+	STARTED_PIDS=()
+	SERVER_ERR=$BATS_TEST_TMPDIR/server.err
+	: >"$SERVER_ERR"
+	cd "$BATS_TEST_TMPDIR" || return 1
+}
+
+teardown() {
+	local pid
+	for pid in "${STARTED_PIDS[@]}"; do
+		# A second SIGTERM makes sockserve kill its handlers at once.
+		kill -TERM "$pid" 2>/dev/null && kill -TERM "$pid" 2>/dev/null
+	done
+	for pid in "${STARTED_PIDS[@]}"; do
+		wait_gone "$pid" 10 || kill -KILL "$pid" 2>/dev/null
+	done
+	return 0
+}
+
+# wait_gone PID SECONDS: true once PID has exited (and is reaped if ours).
+wait_gone() {
+	local pid=$1 deadline=$((SECONDS + $2))
+	while kill -0 "$pid" 2>/dev/null; do
+		# Reap it if it is our child and has exited.
+		if [ "$(ps -o stat= -p "$pid" 2>/dev/null | cut -c1)" = Z ]; then
+			wait "$pid" 2>/dev/null
+			return 0
+		fi
+		[ $SECONDS -lt "$deadline" ] || return 1
+		sleep 0.02
+	done
+	return 0
+}
+
+# wait_until SECONDS COMMAND...: poll COMMAND until it succeeds; fail after SECONDS.
+wait_until() {
+	local limit=$1
+	shift
+	local deadline=$((SECONDS + limit))
+	until "$@"; do
+		if [ $SECONDS -ge "$deadline" ]; then
+			echo "timed out after ${limit}s waiting for: $*" >&2
+			return 1
+		fi
+		sleep 0.02
+	done
+}
+
+# start_server [SOCKSERVE ARGS...]: run sockserve in the background with
+# --print-address; set SERVER_PID and ADDR once it listens.
+start_server() {
+	local fifo=$BATS_TEST_TMPDIR/addr.$RANDOM
+	mkfifo "$fifo"
+	"$SOCKSERVE" --print-address "$@" >"$fifo" 2>>"$SERVER_ERR" 3>&- &
+	SERVER_PID=$!
+	STARTED_PIDS+=("$SERVER_PID")
+	ADDR=
+	read -r -t 10 ADDR <"$fifo" || true
+	rm -f "$fifo"
+	if [ -z "$ADDR" ]; then
+		echo "sockserve did not start: $(cat "$SERVER_ERR")" >&2
+		return 1
+	fi
+}
+
+# Run one request: client ADDRESS with stdin from the caller.
+client() {
+	"$CLIENT" -w 10 "$@"
+}
+
+# lines FILE: how many lines FILE has (0 if missing).
+lines() {
+	if [ -f "$1" ]; then wc -l <"$1"; else echo 0; fi
+}
+
+# has_lines FILE N: FILE has at least N lines.
+has_lines() {
+	[ "$(lines "$1")" -ge "$2" ]
+}
+
+# log_has PATTERN: the server's stderr has a line matching PATTERN (grep -E).
+log_has() {
+	grep -qE -- "$1" "$SERVER_ERR"
+}
+
+# The handler processes that sockserve SERVER_PID has now.
+children_of() {
+	ps -o pid= --ppid "$1" 2>/dev/null | tr -d ' '
+}
+
+# zombies_of PID: how many zombie children PID has.
+zombies_of() {
+	ps -o stat= --ppid "$1" 2>/dev/null | grep -c '^Z' || true
+}
