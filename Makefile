@@ -26,7 +26,7 @@ LDFLAGS += -fsanitize=address,undefined
 else
 VARIANT = release
 endif
-OUT = build/$(VARIANT)
+OUT ?= build/$(VARIANT)
 
 LIB_SRC = $(wildcard lib/*.c)
 CLI_SRC = $(wildcard cli/*.c)
@@ -35,9 +35,9 @@ CLI_OBJ = $(CLI_SRC:%.c=$(OUT)/%.o)
 HELPERS = build/helpers/ssclient build/helpers/probe
 
 ifeq ($(SANITIZE),1)
-PROGRAM = $(OUT)/sockserve
+PROGRAM ?= $(OUT)/sockserve
 else
-PROGRAM = sockserve
+PROGRAM ?= sockserve
 endif
 
 DEMO_PORT ?= 8080

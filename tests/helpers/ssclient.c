@@ -175,7 +175,7 @@ static int exchange(const struct sockaddr_storage *ss, socklen_t len, const char
 		if (r == 0)
 			break;
 		if (out)
-			fwrite(buf, 1, (size_t)r, out);
+			fwrite(buf, 1, (size_t)r, out), fflush(out);
 	}
 	close(fd);
 	return 0;

@@ -12,7 +12,6 @@ CLIENT=$TOP/build/helpers/ssclient
 PROBE=$TOP/build/helpers/probe
 # The concurrency mode that mode-independent suites run under.
 MODE=${SS_MODE:-fork}
-export BATS_TEST_TIMEOUT=${BATS_TEST_TIMEOUT:-60}
 
 setup() {
 	STARTED_PIDS=()

@@ -1,0 +1,45 @@
+# bash completion for sockserve(1)
+_sockserve() {
+	local cur prev words cword
+	_init_completion -s || return
+
+	case $prev in
+	-f | --family) COMPREPLY=($(compgen -W 'inet inet6 unix' -- "$cur")); return ;;
+	-t | --type) COMPREPLY=($(compgen -W 'stream seqpacket' -- "$cur")); return ;;
+	-m | --mode) COMPREPLY=($(compgen -W 'sync fork' -- "$cur")); return ;;
+	--stderr) COMPREPLY=($(compgen -W 'inherit socket null' -- "$cur")); return ;;
+	--log-format) COMPREPLY=($(compgen -W 'text json' -- "$cur")); return ;;
+	-c | --max-children | -b | --backlog | --grace) return ;;
+	esac
+	$split && return
+
+	# Options end at ADDRESS; after it comes COMMAND and its arguments.
+	local i arg_count=0 takes_value='@(-f|--family|-t|--type|-m|--mode|-c|--max-children|-b|--backlog|--grace|--stderr|--log-format)'
+	for ((i = 1; i < cword; i++)); do
+		if [[ ${words[i]} == $takes_value ]]; then
+			((i++))
+		elif [[ ${words[i]} != -* || ${words[i]} == -- ]]; then
+			[[ ${words[i]} == -- && $arg_count -eq 0 ]] && continue
+			((arg_count++))
+			if ((arg_count == 1)); then
+				# words after ADDRESS: complete a command, then its own arguments
+				local j=$((i + 1))
+				[[ ${words[j]} == -- ]] && ((j++))
+				_command_offset "$j"
+				return
+			fi
+		fi
+	done
+
+	if [[ $cur == -* ]]; then
+		COMPREPLY=($(compgen -W '--family -4 -6 -U --type --backlog --no-reuse-addr
+			--reuse-port --v6only --nodelay --print-address --mode --max-children
+			--grace --shell --stderr --no-env --verbose --quiet --log-format
+			--version --help --usage' -- "$cur"))
+		[[ ${COMPREPLY-} == *= ]] && compopt -o nospace
+		return
+	fi
+	# ADDRESS: a port, HOST:PORT, or a unix socket path
+	_filedir
+}
+complete -F _sockserve sockserve

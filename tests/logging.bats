@@ -1,0 +1,92 @@
+#!/usr/bin/env bats
+# Logging: one line per event on stderr, text or JSON, whole lines even when
+# many requests end at once.
+
+load test_helper/common
+
+# json_check FILE: every line is a JSON object; print "event" values.
+json_events() {
+	python3 -c '
+import json, sys
+for line in open(sys.argv[1]):
+    obj = json.loads(line)
+    print(obj["event"])
+' "$1"
+}
+
+@test "the default level logs nothing for a request that succeeds" {
+	start_server 127.0.0.1:0 -- echo hi
+	run client "$ADDR" </dev/null
+	assert_output "hi"
+	kill -TERM "$SERVER_PID"
+	wait "$SERVER_PID"
+	assert_equal "$(cat "$SERVER_ERR")" ""
+}
+
+@test "-v logs the listening address and each request's start and end" {
+	start_server -v 127.0.0.1:0 -- echo hi
+	run client "$ADDR" </dev/null
+	wait_until 10 log_has ': end, '
+	log_has "^sockserve: listening on $ADDR \(stream, fork mode, up to 40 at once\)$"
+	log_has '^sockserve: 127\.0\.0\.1:[0-9]+: start, handler pid [0-9]+$'
+	log_has '^sockserve: 127\.0\.0\.1:[0-9]+: end, handler pid [0-9]+ exit 0 after [0-9.]+ ms$'
+}
+
+@test "-v shows an IPv6 client in brackets and a unix client by pid" {
+	start_server -v '[::1]:0' -- echo hi
+	client "$ADDR" </dev/null
+	wait_until 10 log_has '^sockserve: \[::1\]:[0-9]+: end'
+	start_server -v ./log.sock -- echo hi
+	client ./log.sock </dev/null
+	wait_until 10 log_has '^sockserve: pid [0-9]+: end, handler pid'
+}
+
+@test "-q silences failures after start-up" {
+	start_server -q 127.0.0.1:0 -- sh -c 'exit 4'
+	client "$ADDR" </dev/null
+	kill -TERM "$SERVER_PID"
+	wait "$SERVER_PID"
+	assert_equal "$(cat "$SERVER_ERR")" ""
+}
+
+@test "--log-format=json: stable keys" {
+	start_server -v --log-format=json 127.0.0.1:0 -- sh -c 'exit 2'
+	client "$ADDR" </dev/null
+	wait_until 10 log_has '"event":"end"'
+	run json_events "$SERVER_ERR"
+	assert_success
+	assert_line --index 0 listening
+	assert_line --index 1 start
+	assert_line --index 2 end
+	run python3 -c '
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1])]
+end = [l for l in lines if l["event"] == "end"][0]
+assert set(end) >= {"event", "remote", "pid", "status", "duration_ms"}, end
+assert end["status"] == 2 and isinstance(end["pid"], int) and end["remote"].startswith("127.0.0.1:")
+assert isinstance(end["duration_ms"], float)
+print("ok")
+' "$SERVER_ERR"
+	assert_output "ok"
+}
+
+@test "--log-format=json: a killed handler has a signal key" {
+	start_server --log-format=json 127.0.0.1:0 -- sh -c 'kill -KILL $$'
+	client "$ADDR" </dev/null
+	wait_until 10 log_has '"event":"end"'
+	log_has '"signal":9'
+}
+
+@test "many requests ending at once write whole lines" {
+	start_server -vv --log-format=json -c 50 127.0.0.1:0 -- sh -c 'echo "$TCPREMOTEPORT"'
+	local i pids=()
+	for i in $(seq 40); do
+		client "$ADDR" </dev/null >/dev/null &
+		pids+=($!)
+	done
+	for i in "${pids[@]}"; do wait "$i"; done
+	wait_until 10 test "$(grep -c '"event":"end"' "$SERVER_ERR")" -eq 40
+	run json_events "$SERVER_ERR"
+	assert_success
+	assert_equal "$(grep -c '"event":"start"' "$SERVER_ERR")" 40
+}

@@ -1,0 +1,101 @@
+#!/usr/bin/env bats
+# Concurrency: the -c limit and sync mode counted from inside the handlers,
+# reaping, and a server that survives bad handlers and bad clients.
+
+load test_helper/common
+
+# A handler that records how many handlers run at once (under flock), holds
+# for a moment so that others would overlap, then answers.
+write_counting_handler() {
+	echo 0 >active
+	cat >count.sh <<'SH'
+#!/bin/sh
+cd "$COUNT_DIR" || exit 1
+flock lock sh -c 'n=$(( $(cat active) + 1 )); echo $n >active; echo $n >>seen'
+sleep 0.4
+flock lock sh -c 'echo $(( $(cat active) - 1 )) >active'
+echo done
+SH
+	chmod +x count.sh
+	export COUNT_DIR=$PWD
+}
+
+# run_clients N: N clients at once; every one must get "done".
+run_clients() {
+	local i pids=()
+	for i in $(seq "$1"); do
+		client "$ADDR" </dev/null >"reply.$i" &
+		pids+=($!)
+	done
+	for i in "${pids[@]}"; do wait "$i"; done
+	for i in $(seq "$1"); do assert_equal "$(cat "reply.$i")" "done"; done
+}
+
+@test "fork: -c N runs at most N at once, and N do run; nothing is refused" {
+	write_counting_handler
+	start_server -m fork -c 3 127.0.0.1:0 -- ./count.sh
+	run_clients 8
+	assert_equal "$(sort -n seen | tail -1)" 3
+	assert_equal "$(lines seen)" 8
+}
+
+@test "fork: the default limit lets many run at once" {
+	write_counting_handler
+	start_server -m fork 127.0.0.1:0 -- ./count.sh
+	run_clients 6
+	[ "$(sort -n seen | tail -1)" -ge 4 ]
+}
+
+@test "sync: one request at a time, the rest wait" {
+	write_counting_handler
+	start_server -m sync 127.0.0.1:0 -- ./count.sh
+	run_clients 4
+	assert_equal "$(sort -n seen | tail -1)" 1
+	assert_equal "$(lines seen)" 4
+}
+
+@test "children are reaped promptly: no zombies after many connections" {
+	start_server -m fork 127.0.0.1:0 -- echo hi
+	run client -n 150 "$ADDR" </dev/null
+	assert_output "hi"
+	wait_until 10 test "$(children_of "$SERVER_PID" | wc -l)" -eq 0
+	assert_equal "$(zombies_of "$SERVER_PID")" 0
+}
+
+@test "a handler that cannot be run at request time is reported; serving goes on" {
+	printf '#!/bin/sh\necho ran\n' >h.sh
+	chmod +x h.sh
+	start_server -m "$MODE" 127.0.0.1:0 -- ./h.sh
+	run client "$ADDR" </dev/null
+	assert_output "ran"
+	rm h.sh
+	run client "$ADDR" </dev/null
+	assert_success
+	assert_output ""
+	wait_until 10 log_has "127\.0\.0\.1:[0-9]+: cannot run handler \./h\.sh: No such file or directory"
+	printf '#!/bin/sh\necho again\n' >h.sh
+	chmod +x h.sh
+	run client "$ADDR" </dev/null
+	assert_output "again"
+}
+
+@test "crashing and failing handlers are logged at the default level; serving goes on" {
+	start_server 127.0.0.1:0 -- sh -c 'case $TCPREMOTEPORT in *) read what; case $what in crash) kill -SEGV $$;; fail) exit 3;; *) echo fine;; esac;; esac'
+	run client "$ADDR" <<<"crash"
+	run client "$ADDR" <<<"fail"
+	run client "$ADDR" <<<"ok"
+	assert_output "fine"
+	wait_until 10 log_has 'killed by signal 11 \(Segmentation fault\)'
+	wait_until 10 log_has 'end, handler pid [0-9]+ exit 3 after'
+	# the successful request logs nothing at the default level
+	assert_equal "$(grep -c 'exit 0' "$SERVER_ERR")" 0
+}
+
+@test "clients that reset their connection never stop the server" {
+	start_server 127.0.0.1:0 -- sh -c 'sleep 0.1; echo late'
+	local i
+	for i in $(seq 20); do "$CLIENT" -R "$ADDR"; done
+	run client "$ADDR" </dev/null
+	assert_output "late"
+	kill -0 "$SERVER_PID"
+}
