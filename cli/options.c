@@ -23,8 +23,8 @@ enum { OPT_INET = 1000, OPT_INET6, OPT_UNIX, OPT_VERBOSE, OPT_QUIET, OPT_VERSION
 
 /* What popt fills in; converted and checked by options_parse(). */
 static struct {
-	char *family, *type, *mode, *max_children, *backlog, *grace, *stderr_to, *log_format;
-	int shell, no_env, nodelay, no_reuse_addr, reuse_port, v6only, print_address;
+	char *family, *type, *mode, *max_children, *backlog, *grace, *stderr_to, *log_format, *max_packet;
+	int shell, no_env, nodelay, no_reuse_addr, reuse_port, v6only, print_address, empty_reply;
 } o;
 static poptContext con;
 
@@ -48,7 +48,7 @@ static struct poptOption address_options[] = {
 	{ NULL, '6', POPT_ARG_NONE, NULL, OPT_INET6, "same as --family=inet6", NULL },
 	{ NULL, 'U', POPT_ARG_NONE, NULL, OPT_UNIX, "same as --family=unix", NULL },
 	{ "type", 't', POPT_ARG_STRING, &o.type, 0,
-	  "socket type: stream or seqpacket (unix only) (default: stream)", "TYPE" },
+	  "socket type: stream, dgram or seqpacket (unix only) (default: stream)", "TYPE" },
 	{ "backlog", 'b', POPT_ARG_STRING, &o.backlog, 0,
 	  "listen(2) backlog (default: SOMAXCONN, the kernel's cap)", "N" },
 	{ "no-reuse-addr", 0, POPT_ARG_NONE, &o.no_reuse_addr, 0, "do not set SO_REUSEADDR", NULL },
@@ -57,6 +57,14 @@ static struct poptOption address_options[] = {
 	{ "nodelay", 0, POPT_ARG_NONE, &o.nodelay, 0, "set TCP_NODELAY on accepted TCP connections", NULL },
 	{ "print-address", 0, POPT_ARG_NONE, &o.print_address, 0,
 	  "once listening, print the bound address on stdout, then close stdout", NULL },
+	POPT_TABLEEND
+};
+
+static struct poptOption datagram_options[] = {
+	{ "max-packet", 0, POPT_ARG_STRING, &o.max_packet, 0,
+	  "largest datagram read or sent, 1 to 65535 (default: 8192)", "BYTES" },
+	{ "empty-reply", 0, POPT_ARG_NONE, &o.empty_reply, 0,
+	  "send an empty datagram when the handler writes nothing", NULL },
 	POPT_TABLEEND
 };
 
@@ -91,6 +99,7 @@ static struct poptOption log_options[] = {
 
 static struct poptOption options[] = {
 	{ NULL, 0, POPT_ARG_INCLUDE_TABLE, address_options, 0, "Address and socket:", NULL },
+	{ NULL, 0, POPT_ARG_INCLUDE_TABLE, datagram_options, 0, "Datagrams (--type=dgram):", NULL },
 	{ NULL, 0, POPT_ARG_INCLUDE_TABLE, concurrency_options, 0, "Concurrency and shutdown:", NULL },
 	{ NULL, 0, POPT_ARG_INCLUDE_TABLE, handler_options, 0, "The handler:", NULL },
 	{ NULL, 0, POPT_ARG_INCLUDE_TABLE, log_options, 0, "Logging and information:", NULL },
@@ -230,6 +239,12 @@ static int convert(struct ss_config *cfg)
 			return -1;
 		cfg->backlog = (int)n;
 	}
+	if (o.max_packet != NULL) {
+		if (number("--max-packet", o.max_packet, 1, 65535, &n) < 0)
+			return -1;
+		cfg->max_packet = (size_t)n;
+	}
+	cfg->empty_reply = o.empty_reply;
 	if (o.grace != NULL && seconds("--grace", o.grace, true, &cfg->grace_ms) < 0)
 		return -1;
 	cfg->shell = o.shell;
@@ -287,6 +302,7 @@ void options_free(void)
 	free(o.grace);
 	free(o.stderr_to);
 	free(o.log_format);
+	free(o.max_packet);
 	memset(&o, 0, sizeof(o));
 	if (con != NULL)
 		con = poptFreeContext(con);

@@ -5,16 +5,16 @@ _sockserve() {
 
 	case $prev in
 	-f | --family) COMPREPLY=($(compgen -W 'inet inet6 unix' -- "$cur")); return ;;
-	-t | --type) COMPREPLY=($(compgen -W 'stream seqpacket' -- "$cur")); return ;;
+	-t | --type) COMPREPLY=($(compgen -W 'stream dgram seqpacket' -- "$cur")); return ;;
 	-m | --mode) COMPREPLY=($(compgen -W 'sync fork' -- "$cur")); return ;;
 	--stderr) COMPREPLY=($(compgen -W 'inherit socket null' -- "$cur")); return ;;
 	--log-format) COMPREPLY=($(compgen -W 'text json' -- "$cur")); return ;;
-	-c | --max-children | -b | --backlog | --grace) return ;;
+	-c | --max-children | -b | --backlog | --grace | --max-packet) return ;;
 	esac
 	$split && return
 
 	# Options end at ADDRESS; after it comes COMMAND and its arguments.
-	local i arg_count=0 takes_value='@(-f|--family|-t|--type|-m|--mode|-c|--max-children|-b|--backlog|--grace|--stderr|--log-format)'
+	local i arg_count=0 takes_value='@(-f|--family|-t|--type|-m|--mode|-c|--max-children|-b|--backlog|--grace|--max-packet|--stderr|--log-format)'
 	for ((i = 1; i < cword; i++)); do
 		if [[ ${words[i]} == $takes_value ]]; then
 			((i++))
@@ -33,7 +33,8 @@ _sockserve() {
 
 	if [[ $cur == -* ]]; then
 		COMPREPLY=($(compgen -W '--family -4 -6 -U --type --backlog --no-reuse-addr
-			--reuse-port --v6only --nodelay --print-address --mode --max-children
+			--reuse-port --v6only --nodelay --print-address --max-packet --empty-reply
+			--mode --max-children
 			--grace --shell --stderr --no-env --verbose --quiet --log-format
 			--version --help --usage' -- "$cur"))
 		[[ ${COMPREPLY-} == *= ]] && compopt -o nospace

@@ -48,9 +48,17 @@ static void stream_finish(struct ss_server *srv, struct request *req)
 	req->fd = -1;
 }
 
+static int stream_configure(struct ss_server *srv, int fd)
+{
+	(void)srv;
+	(void)fd;
+	return 0;
+}
+
 const struct handler handler_stream = {
 	.name = "stream",
 	.receive = stream_receive,
 	.start = stream_start,
 	.finish = stream_finish,
+	.configure = stream_configure,
 };

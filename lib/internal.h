@@ -147,8 +147,11 @@ struct handler {
 	int (*receive)(struct ss_server *srv, struct request *req);
 	/* Start the command wired to the request: 0 or an errno value. */
 	int (*start)(struct ss_server *srv, struct request *req);
-	/* Release what the request holds once its handler has ended. */
+	/* The handler has ended (req->exited) or never ran: send what is due
+	 * and release what the request holds. */
 	void (*finish)(struct ss_server *srv, struct request *req);
+	/* Socket options the handler needs on the listener. */
+	int (*configure)(struct ss_server *srv, int fd);
 };
 
 /* Mode: how requests run side by side. */
@@ -175,6 +178,19 @@ struct request {
 	struct sockaddr_storage peer;
 	socklen_t peer_len;
 	char remote[ADDR_TEXT_MAX]; /* the client, for logs */
+	struct sockaddr_storage local; /* the address the client reached, when known */
+	bool has_local;
+	bool exited;                /* the handler ended with wstatus */
+	int wstatus;
+
+	/* datagram requests: the packet in, the reply out, through two pipes */
+	char *packet;               /* --max-packet bytes, allocated on first use */
+	size_t packet_len, packet_off;
+	char *reply;                /* --max-packet bytes, allocated on first use */
+	size_t reply_len;           /* kept, at most --max-packet */
+	size_t reply_total;         /* written by the handler, kept or not */
+	int in_fd, out_fd;          /* our ends of its stdin and stdout; -1 closed */
+	struct watch in_w, out_w;
 	char **envp;                /* the template, then this request's variables */
 	size_t env_base;            /* where the request's variables start in envp */
 	size_t env_used;            /* variables added */
@@ -224,7 +240,7 @@ struct ss_server {
 	int64_t grace_deadline;
 	bool done;
 
-	uint64_t handled, failed, rejected;
+	uint64_t handled, failed, rejected, dropped;
 };
 
 /* Add a request to the in-progress list once its handler runs. */

@@ -10,7 +10,7 @@
 #include <sys/wait.h>
 
 extern const struct transport transport_inet, transport_unix;
-extern const struct handler handler_stream;
+extern const struct handler handler_stream, handler_dgram;
 
 static unsigned sync_limit(const struct ss_config *cfg)
 {
@@ -78,6 +78,8 @@ const struct handler *handler_for(int socktype)
 	case SOCK_STREAM:
 	case SOCK_SEQPACKET:
 		return &handler_stream;
+	case SOCK_DGRAM:
+		return &handler_dgram;
 	default:
 		return NULL;
 	}

@@ -89,6 +89,7 @@ static int build_slots(struct ss_server *srv, struct ss_error *err)
 	}
 	for (unsigned i = 0; i < srv->limit; i++) {
 		srv->slots[i].fd = -1;
+		srv->slots[i].in_fd = srv->slots[i].out_fd = -1;
 		srv->slots[i].next = i + 1 < srv->limit ? &srv->slots[i + 1] : NULL;
 	}
 	srv->free_list = &srv->slots[0];
@@ -104,6 +105,10 @@ static int check_config(const struct ss_config *cfg, struct ss_error *err)
 	}
 	if (cfg->max_children == 0) {
 		ss_error_set(err, SS_ERR_USAGE, "--max-children must be at least 1");
+		return -1;
+	}
+	if (cfg->max_packet < 1 || cfg->max_packet > 65535) {
+		ss_error_set(err, SS_ERR_USAGE, "--max-packet must be 1 to 65535");
 		return -1;
 	}
 	if (handler_for(cfg->socktype) == NULL) {
@@ -182,6 +187,10 @@ int ss_server_listen(struct ss_server *srv, struct ss_error *err)
 	}
 	if (srv->transport->configure(srv, srv->listen_fd, err) < 0)
 		return -1;
+	if (srv->handler->configure(srv, srv->listen_fd) < 0) {
+		ss_error_set(err, SS_ERR_START, "cannot set socket options for %s: %s", cfg->address, strerror(errno));
+		return -1;
+	}
 	if (bind(srv->listen_fd, (struct sockaddr *)&srv->addr.ss, srv->addr.len) < 0 ||
 	    (cfg->socktype != SOCK_DGRAM && listen(srv->listen_fd, cfg->backlog) < 0)) {
 		ss_error_set(err, SS_ERR_START, "cannot listen on %s: %s", cfg->address, strerror(errno));
@@ -217,6 +226,7 @@ static void slot_release(struct ss_server *srv, struct request *req)
 {
 	srv->handler->finish(srv, req);
 	req->pid = 0;
+	req->exited = false;
 	req->next = srv->free_list;
 	req->prev = NULL;
 	srv->free_list = req;
@@ -239,6 +249,8 @@ void request_end(struct ss_server *srv, struct request *req, int wstatus)
 {
 	double ms = (double)(now_us() - req->start_us) / 1000.0;
 
+	req->exited = true;
+	req->wstatus = wstatus;
 	req->prev->next = req->next;
 	req->next->prev = req->prev;
 	srv->active_count--;
@@ -464,6 +476,10 @@ void ss_server_free(struct ss_server *srv)
 	loop_close(&srv->loop);
 	env_free(srv);
 	spawn_plan_free(&srv->plan);
+	for (unsigned i = 0; srv->slots != NULL && i < srv->limit; i++) {
+		free(srv->slots[i].packet);
+		free(srv->slots[i].reply);
+	}
 	free(srv->slots);
 	free(srv);
 }

@@ -62,17 +62,18 @@ static void inet_describe(struct ss_server *srv, struct request *req)
 	const char *p = srv->var_prefix;
 	char name[32];
 	env_add(req, "PROTO", "%s", srv->proto);
-	if (srv->local_known || req->fd < 0) {
-		snprintf(name, sizeof(name), "%sLOCALIP", p);
+	snprintf(name, sizeof(name), "%sLOCALIP", p);
+	if (srv->local_known) {
 		env_add(req, name, "%s", srv->local_ip);
 		port = srv->local_port;
 	} else {
-		struct sockaddr_storage local;
-		socklen_t len = sizeof(local);
-		if (getsockname(req->fd, (struct sockaddr *)&local, &len) < 0)
-			memcpy(&local, &srv->addr.ss, sizeof(local));
-		addr_ip_port((struct sockaddr *)&local, ip, sizeof(ip), &port);
-		snprintf(name, sizeof(name), "%sLOCALIP", p);
+		/* A wildcard listener: the address this client reached, from
+		 * the packet's info (datagrams) or the connection (streams). */
+		socklen_t len = sizeof(req->local);
+		if (!req->has_local && (req->fd < 0 ||
+		                        getsockname(req->fd, (struct sockaddr *)&req->local, &len) < 0))
+			memcpy(&req->local, &srv->addr.ss, sizeof(req->local));
+		addr_ip_port((struct sockaddr *)&req->local, ip, sizeof(ip), &port);
 		env_add(req, name, "%s", ip);
 	}
 	snprintf(name, sizeof(name), "%sLOCALPORT", p);

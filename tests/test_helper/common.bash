@@ -107,3 +107,19 @@ children_of() {
 zombies_of() {
 	ps -o stat= --ppid "$1" 2>/dev/null | grep -c '^Z' || true
 }
+
+# A handler that records how many handlers run at once (under flock), holds
+# for a moment so that others would overlap, then answers.
+write_counting_handler() {
+	echo 0 >active
+	cat >count.sh <<'SH'
+#!/bin/sh
+cd "$COUNT_DIR" || exit 1
+flock lock sh -c 'n=$(( $(cat active) + 1 )); echo $n >active; echo $n >>seen'
+sleep 0.4
+flock lock sh -c 'echo $(( $(cat active) - 1 )) >active'
+echo done
+SH
+	chmod +x count.sh
+	export COUNT_DIR=$PWD
+}
