@@ -23,8 +23,9 @@ enum { OPT_INET = 1000, OPT_INET6, OPT_UNIX, OPT_VERBOSE, OPT_QUIET, OPT_VERSION
 
 /* What popt fills in; converted and checked by options_parse(). */
 static struct {
-	char *family, *type, *mode, *max_children, *backlog, *grace, *stderr_to, *log_format, *max_packet;
-	int shell, no_env, nodelay, no_reuse_addr, reuse_port, v6only, print_address, empty_reply;
+	char *family, *type, *mode, *max_children, *backlog, *grace, *stderr_to, *log_format, *max_packet,
+	     *timeout, *idle_timeout, *max_requests;
+	int shell, no_env, nodelay, no_reuse_addr, reuse_port, v6only, print_address, empty_reply, once;
 } o;
 static poptContext con;
 
@@ -73,6 +74,13 @@ static struct poptOption concurrency_options[] = {
 	  "concurrency: sync (one at a time) or fork (default: fork)", "MODE" },
 	{ "max-children", 'c', POPT_ARG_STRING, &o.max_children, 0,
 	  "most requests in progress at once (default: 40)", "N" },
+	{ "timeout", 'T', POPT_ARG_STRING, &o.timeout, 0,
+	  "stop a request's handler after SECONDS (SIGTERM, SIGKILL 1 s later)", "SECONDS" },
+	{ "idle-timeout", 0, POPT_ARG_STRING, &o.idle_timeout, 0,
+	  "exit 0 after SECONDS with no request arriving or running", "SECONDS" },
+	{ "max-requests", 'n', POPT_ARG_STRING, &o.max_requests, 0,
+	  "handle N requests, wait for them, exit 0", "N" },
+	{ "once", 0, POPT_ARG_NONE, &o.once, 0, "same as --max-requests=1", NULL },
 	{ "grace", 0, POPT_ARG_STRING, &o.grace, 0,
 	  "on SIGTERM/SIGINT, how long running handlers may finish (default: 10)", "SECONDS" },
 	POPT_TABLEEND
@@ -245,6 +253,21 @@ static int convert(struct ss_config *cfg)
 		cfg->max_packet = (size_t)n;
 	}
 	cfg->empty_reply = o.empty_reply;
+	if (o.timeout != NULL && seconds("--timeout", o.timeout, false, &cfg->timeout_ms) < 0)
+		return -1;
+	if (o.idle_timeout != NULL && seconds("--idle-timeout", o.idle_timeout, false, &cfg->idle_timeout_ms) < 0)
+		return -1;
+	if (o.max_requests != NULL && o.once) {
+		usage_error("--once and --max-requests contradict each other");
+		return -1;
+	}
+	if (o.max_requests != NULL) {
+		if (number("--max-requests", o.max_requests, 1, LLONG_MAX, &n) < 0)
+			return -1;
+		cfg->max_requests = (uint64_t)n;
+	}
+	if (o.once)
+		cfg->max_requests = 1;
 	if (o.grace != NULL && seconds("--grace", o.grace, true, &cfg->grace_ms) < 0)
 		return -1;
 	cfg->shell = o.shell;
@@ -303,6 +326,9 @@ void options_free(void)
 	free(o.stderr_to);
 	free(o.log_format);
 	free(o.max_packet);
+	free(o.timeout);
+	free(o.idle_timeout);
+	free(o.max_requests);
 	memset(&o, 0, sizeof(o));
 	if (con != NULL)
 		con = poptFreeContext(con);

@@ -9,12 +9,12 @@ _sockserve() {
 	-m | --mode) COMPREPLY=($(compgen -W 'sync fork' -- "$cur")); return ;;
 	--stderr) COMPREPLY=($(compgen -W 'inherit socket null' -- "$cur")); return ;;
 	--log-format) COMPREPLY=($(compgen -W 'text json' -- "$cur")); return ;;
-	-c | --max-children | -b | --backlog | --grace | --max-packet) return ;;
+	-c | --max-children | -b | --backlog | --grace | --max-packet | -T | --timeout | --idle-timeout | -n | --max-requests) return ;;
 	esac
 	$split && return
 
 	# Options end at ADDRESS; after it comes COMMAND and its arguments.
-	local i arg_count=0 takes_value='@(-f|--family|-t|--type|-m|--mode|-c|--max-children|-b|--backlog|--grace|--max-packet|--stderr|--log-format)'
+	local i arg_count=0 takes_value='@(-f|--family|-t|--type|-m|--mode|-c|--max-children|-b|--backlog|--grace|--max-packet|-T|--timeout|--idle-timeout|-n|--max-requests|--stderr|--log-format)'
 	for ((i = 1; i < cword; i++)); do
 		if [[ ${words[i]} == $takes_value ]]; then
 			((i++))
@@ -34,7 +34,7 @@ _sockserve() {
 	if [[ $cur == -* ]]; then
 		COMPREPLY=($(compgen -W '--family -4 -6 -U --type --backlog --no-reuse-addr
 			--reuse-port --v6only --nodelay --print-address --max-packet --empty-reply
-			--mode --max-children
+			--mode --max-children --timeout --idle-timeout --max-requests --once
 			--grace --shell --stderr --no-env --verbose --quiet --log-format
 			--version --help --usage' -- "$cur"))
 		[[ ${COMPREPLY-} == *= ]] && compopt -o nospace

@@ -290,7 +290,8 @@ static void dgram_finish(struct ss_server *srv, struct request *req)
 		pump_out(srv, req, true);
 	close_watched(srv, &req->in_w, &req->in_fd);
 	close_watched(srv, &req->out_w, &req->out_fd);
-	if (req->exited)
+	/* A handler stopped by --timeout sends no reply. */
+	if (req->exited && !req->timed_out)
 		send_reply(srv, req);
 }
 

@@ -180,6 +180,9 @@ struct request {
 	char remote[ADDR_TEXT_MAX]; /* the client, for logs */
 	struct sockaddr_storage local; /* the address the client reached, when known */
 	bool has_local;
+	bool timed_out;             /* sent SIGTERM by --timeout at term_us */
+	bool kill_sent;             /* then SIGKILL */
+	int64_t term_us;
 	bool exited;                /* the handler ended with wstatus */
 	int wstatus;
 
@@ -237,10 +240,12 @@ struct ss_server {
 
 	bool draining;
 	bool killed;
-	int64_t grace_deadline;
+	int64_t grace_deadline;     /* INT64_MAX: wait for the handlers however long */
 	bool done;
+	int64_t last_activity_us;   /* a request arrived or ended: for --idle-timeout */
+	uint64_t received;          /* requests taken: for --max-requests */
 
-	uint64_t handled, failed, rejected, dropped;
+	uint64_t handled, failed, rejected, dropped, timed_out;
 };
 
 /* Add a request to the in-progress list once its handler runs. */

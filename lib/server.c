@@ -23,6 +23,8 @@
 #define ACCEPT_BACKOFF_US 100000
 /* Most connections taken in one wake-up, so signals are never starved. */
 #define ACCEPT_BATCH 64
+/* After --timeout's SIGTERM, how long a handler has before SIGKILL. */
+#define KILL_AFTER_US 1000000
 
 void ss_error_set(struct ss_error *err, enum ss_error_kind kind, const char *fmt, ...)
 {
@@ -227,6 +229,7 @@ static void slot_release(struct ss_server *srv, struct request *req)
 	srv->handler->finish(srv, req);
 	req->pid = 0;
 	req->exited = false;
+	req->timed_out = req->kill_sent = false;
 	req->next = srv->free_list;
 	req->prev = NULL;
 	srv->free_list = req;
@@ -251,6 +254,7 @@ void request_end(struct ss_server *srv, struct request *req, int wstatus)
 
 	req->exited = true;
 	req->wstatus = wstatus;
+	srv->last_activity_us = now_us();
 	req->prev->next = req->next;
 	req->next->prev = req->prev;
 	srv->active_count--;
@@ -305,6 +309,8 @@ static void update_listener(struct ss_server *srv)
 		log_msg(srv, SS_LOG_ERROR, "error", "cannot watch the listening socket: %s", strerror(errno));
 }
 
+static void start_drain(struct ss_server *srv, bool with_grace);
+
 static bool out_of_descriptors(int error)
 {
 	return error == EMFILE || error == ENFILE || error == ENOBUFS || error == ENOMEM;
@@ -332,10 +338,16 @@ static void on_listener(struct ss_server *srv, struct watch *w, uint32_t events)
 			continue;
 		}
 		srv->free_list = req->next;
-		req->start_us = now_us();
+		req->start_us = srv->last_activity_us = now_us();
 		req->pid = 0;
+		srv->received++;
 		srv->transport->describe(srv, req);
 		srv->mode->dispatch(srv, req);
+		if (srv->cfg.max_requests != 0 && srv->received >= srv->cfg.max_requests) {
+			log_msg(srv, SS_LOG_INFO, "max_requests", "took %llu requests: no more",
+			        (unsigned long long)srv->received);
+			start_drain(srv, false);
+		}
 	}
 	update_listener(srv);
 }
@@ -349,8 +361,16 @@ static void kill_all(struct ss_server *srv, int sig)
 			kill(-r->pid, sig);
 }
 
-static void start_drain(struct ss_server *srv)
+/* Stop taking requests.  With grace, running handlers have --grace seconds;
+ * without (after --max-requests or --idle-timeout), as long as they need. */
+static void start_drain(struct ss_server *srv, bool with_grace)
 {
+	if (srv->draining) {
+		/* --max-requests was waiting for its handlers; now a signal came. */
+		if (with_grace && srv->grace_deadline == INT64_MAX)
+			srv->grace_deadline = now_us() + srv->cfg.grace_ms * 1000;
+		return;
+	}
 	srv->draining = true;
 	update_listener(srv);
 	if (srv->cfg.socktype != SOCK_DGRAM && srv->listen_fd >= 0) {
@@ -358,6 +378,10 @@ static void start_drain(struct ss_server *srv)
 		srv->listen_fd = -1;
 	}
 	srv->transport->cleanup(srv);
+	if (!with_grace) {
+		srv->grace_deadline = INT64_MAX;
+		return;
+	}
 	srv->grace_deadline = now_us() + srv->cfg.grace_ms * 1000;
 	log_msg(srv, SS_LOG_INFO, "shutdown", "shutting down: %u in progress, waiting up to %.1f s",
 	        srv->active_count, (double)srv->cfg.grace_ms / 1000.0);
@@ -377,10 +401,12 @@ static void print_status(struct ss_server *srv)
 {
 	log_event(srv, SS_LOG_ERROR, "status",
 	          LOG_FIELDS(FINT("in_progress", srv->active_count), FINT("handled", (long long)srv->handled),
-	                     FINT("failed", (long long)srv->failed), FINT("rejected", (long long)srv->rejected)),
-	          "status: %u in progress, %llu handled, %llu failed, %llu rejected", srv->active_count,
-	          (unsigned long long)srv->handled, (unsigned long long)srv->failed,
-	          (unsigned long long)srv->rejected);
+	                     FINT("failed", (long long)srv->failed), FINT("rejected", (long long)srv->rejected),
+	                     FINT("timed_out", (long long)srv->timed_out), FINT("dropped", (long long)srv->dropped)),
+	          "status: %u in progress, %llu handled, %llu failed, %llu rejected, %llu timed out, %llu dropped",
+	          srv->active_count, (unsigned long long)srv->handled, (unsigned long long)srv->failed,
+	          (unsigned long long)srv->rejected, (unsigned long long)srv->timed_out,
+	          (unsigned long long)srv->dropped);
 }
 
 static void on_signal(struct ss_server *srv, struct watch *w, uint32_t events)
@@ -396,8 +422,8 @@ static void on_signal(struct ss_server *srv, struct watch *w, uint32_t events)
 			break;
 		case SIGTERM:
 		case SIGINT:
-			if (!srv->draining)
-				start_drain(srv);
+			if (!srv->draining || srv->grace_deadline == INT64_MAX)
+				start_drain(srv, true);
 			else
 				stop_now(srv, "second signal");
 			break;
@@ -410,15 +436,69 @@ static void on_signal(struct ss_server *srv, struct watch *w, uint32_t events)
 		srv->mode->children(srv);
 }
 
-/* Milliseconds to the nearest deadline, or -1 for none. */
-static int next_timeout(struct ss_server *srv)
+/*
+ * Request deadlines.  The in-progress list is in start order and --timeout is
+ * the same for every request, so deadlines grow along the list: the nearest
+ * is that of the first request not yet timed out, after the few that were
+ * sent SIGTERM and wait for their SIGKILL (whose deadlines are in the same
+ * order).  Nothing polls: the loop sleeps until the nearest deadline.
+ */
+static int64_t request_deadlines(struct ss_server *srv, int64_t now, bool act)
 {
-	int64_t now = now_us(), next = INT64_MAX;
+	int64_t timeout_us = srv->cfg.timeout_ms * 1000;
 
-	if (srv->accept_paused_until > now && !srv->draining)
+	if (srv->cfg.timeout_ms == SS_NO_TIME)
+		return INT64_MAX;
+	for (struct request *r = srv->active.next; r != &srv->active; r = r->next) {
+		if (r->pid <= 0)
+			continue;
+		if (!r->timed_out) {
+			int64_t due = r->start_us + timeout_us;
+			if (due > now || !act)
+				return due;
+			r->timed_out = true;
+			r->term_us = now;
+			srv->timed_out++;
+			kill(-r->pid, SIGTERM);
+			log_event(srv, SS_LOG_ERROR, "timeout",
+			          LOG_FIELDS(FSTR("remote", r->remote), FINT("pid", r->pid),
+			                     FMS("timeout_ms", (double)srv->cfg.timeout_ms)),
+			          "%s: timed out after %.3g s, handler pid %d: sent SIGTERM", r->remote,
+			          (double)srv->cfg.timeout_ms / 1000.0, (int)r->pid);
+		}
+		if (!r->kill_sent) {
+			int64_t due = r->term_us + KILL_AFTER_US;
+			if (due > now || !act)
+				return due;
+			r->kill_sent = true;
+			kill(-r->pid, SIGKILL);
+		}
+	}
+	return INT64_MAX;
+}
+
+/* The nearest deadline of any kind, in microseconds; INT64_MAX for none. */
+static int64_t next_deadline(struct ss_server *srv, int64_t now, bool act)
+{
+	int64_t next = request_deadlines(srv, now, act);
+
+	if (srv->accept_paused_until > 0 && !srv->draining && srv->accept_paused_until < next)
 		next = srv->accept_paused_until;
 	if (srv->draining && !srv->killed && srv->grace_deadline < next)
 		next = srv->grace_deadline;
+	if (srv->cfg.idle_timeout_ms != SS_NO_TIME && !srv->draining && srv->active_count == 0) {
+		int64_t idle = srv->last_activity_us + srv->cfg.idle_timeout_ms * 1000;
+		if (idle < next)
+			next = idle;
+	}
+	return next;
+}
+
+/* Milliseconds to the nearest deadline, or -1 for none. */
+static int next_timeout(struct ss_server *srv)
+{
+	int64_t now = now_us(), next = next_deadline(srv, now, false);
+
 	if (next == INT64_MAX)
 		return -1;
 	if (next <= now)
@@ -431,11 +511,18 @@ static void check_deadlines(struct ss_server *srv)
 {
 	int64_t now = now_us();
 
+	request_deadlines(srv, now, true);
 	if (srv->draining && !srv->killed && now >= srv->grace_deadline)
 		stop_now(srv, "grace period over");
 	if (srv->accept_paused_until != 0 && now >= srv->accept_paused_until) {
 		srv->accept_paused_until = 0;
 		update_listener(srv);
+	}
+	if (srv->cfg.idle_timeout_ms != SS_NO_TIME && !srv->draining && srv->active_count == 0 &&
+	    now >= srv->last_activity_us + srv->cfg.idle_timeout_ms * 1000) {
+		log_msg(srv, SS_LOG_INFO, "idle", "no request for %.3g s: exiting",
+		        (double)srv->cfg.idle_timeout_ms / 1000.0);
+		start_drain(srv, false);
 	}
 }
 
@@ -450,6 +537,7 @@ int ss_server_run(struct ss_server *srv, struct ss_error *err)
 		return -1;
 	}
 	srv->listener = (struct watch){ .fd = srv->listen_fd, .fn = on_listener };
+	srv->last_activity_us = now_us();
 	update_listener(srv);
 	while (!srv->done) {
 		if (loop_once(&srv->loop, srv, next_timeout(srv)) < 0) {

@@ -44,10 +44,10 @@ load test_helper/common
 
 @test "numbers are parsed strictly" {
 	local bad
-	for bad in "-c 0" "-c -1" "-c 10x" "-c ''" "-b 99999999999" "-b 0" "--grace=abc" "--grace=-1" "--grace=1e9" "--grace=nan" "--max-packet 0" "--max-packet 65536" "--max-packet 1k"; do
+	for bad in "-c 0" "-c -1" "-c 10x" "-c ''" "-b 99999999999" "-b 0" "--grace=abc" "--grace=-1" "--grace=1e9" "--grace=nan" "--max-packet 0" "--max-packet 65536" "--max-packet 1k" "-T 0" "--timeout=abc" "--idle-timeout=-2" "-n 0" "--max-requests=x"; do
 		eval "run \"\$SOCKSERVE\" $bad 127.0.0.1:0 cat"
 		assert_failure 64
-		assert_line --index 0 --regexp '^sockserve: --(max-children|backlog|grace|max-packet): '
+		assert_line --index 0 --regexp '^sockserve: --(max-children|backlog|grace|max-packet|timeout|idle-timeout|max-requests): '
 	done
 	run "$SOCKSERVE" -c 10x 127.0.0.1:0 cat
 	assert_line --index 0 "sockserve: --max-children: '10x' is not a whole number (1 to 10000)"
@@ -155,4 +155,10 @@ load test_helper/common
 	start_server 127.0.0.1:0 -- printf '%s|' -- -x
 	run client "$ADDR" </dev/null
 	assert_output -- "--|-x|"
+}
+
+@test "--once and --max-requests together are a usage error" {
+	run "$SOCKSERVE" --once -n 2 127.0.0.1:0 cat
+	assert_failure 64
+	assert_line --index 0 "sockserve: --once and --max-requests contradict each other"
 }

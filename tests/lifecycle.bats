@@ -145,7 +145,7 @@ no_live_process_in_group() {
 	client "$ADDR" <<<"bad" >/dev/null
 	wait_until 10 test "$(children_of "$SERVER_PID" | wc -l)" -eq 0
 	kill -USR1 "$SERVER_PID"
-	wait_until 10 log_has '^sockserve: status: 0 in progress, 1 handled, 1 failed, 0 rejected$'
+	wait_until 10 log_has '^sockserve: status: 0 in progress, 1 handled, 1 failed, 0 rejected, 0 timed out, 0 dropped$'
 	run client "$ADDR" <<<"ok"
 	assert_success
 }
