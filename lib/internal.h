@@ -126,7 +126,6 @@ void log_msg(const struct ss_server *srv, int level, const char *event, const ch
 /* Transport: what differs between address families. */
 struct transport {
 	const char *name;
-	int family;
 	/* Before bind: e.g. replace a stale unix socket path. */
 	int (*prepare)(struct ss_server *srv, struct ss_error *err);
 	/* Socket options before bind. */

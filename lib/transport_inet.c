@@ -99,7 +99,6 @@ static void inet_cleanup(struct ss_server *srv)
 
 const struct transport transport_inet = {
 	.name = "inet",
-	.family = AF_INET,
 	.prepare = inet_nothing,
 	.configure = inet_configure,
 	.bound = inet_bound,

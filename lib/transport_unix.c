@@ -116,7 +116,6 @@ static void unix_cleanup(struct ss_server *srv)
 
 const struct transport transport_unix = {
 	.name = "unix",
-	.family = AF_UNIX,
 	.prepare = unix_prepare,
 	.configure = unix_configure,
 	.bound = unix_bound,
