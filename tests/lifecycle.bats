@@ -4,17 +4,6 @@
 
 load test_helper/common
 
-# reap PID: wait for our child PID; its exit status goes in EXIT_STATUS.
-# (Not in $(...): a subshell cannot wait for the test's children.)
-reap() {
-	EXIT_STATUS=0
-	wait "$1" || EXIT_STATUS=$?
-}
-
-no_live_process_in_group() {
-	! ps -o stat= -g "$1" 2>/dev/null | grep -qv '^Z'
-}
-
 @test "--print-address prints one line, then the reader sees end of file" {
 	mkfifo out
 	"$SOCKSERVE" -m "$MODE" --print-address 127.0.0.1:0 cat >out 2>/dev/null 3>&- &

@@ -4,15 +4,6 @@
 
 load test_helper/common
 
-reap() {
-	EXIT_STATUS=0
-	wait "$1" || EXIT_STATUS=$?
-}
-
-no_live_process_in_group() {
-	! ps -o stat= -g "$1" 2>/dev/null | grep -qv '^Z'
-}
-
 @test "--timeout stops a slow handler and everything it started; logged" {
 	start_server -m "$MODE" -T 0.3 127.0.0.1:0 -- sh -c 'echo $$; sleep 60 | cat'
 	run client "$ADDR" </dev/null

@@ -123,3 +123,16 @@ SH
 	chmod +x count.sh
 	export COUNT_DIR=$PWD
 }
+
+# reap PID: wait for our child PID; its exit status goes in EXIT_STATUS.
+# (Not in $(...): a subshell cannot wait for the test's children.)
+reap() {
+	EXIT_STATUS=0
+	wait "$1" || EXIT_STATUS=$?
+}
+
+# no_live_process_in_group PGID: every process of the group has exited
+# (zombies wait for init to reap them).
+no_live_process_in_group() {
+	! ps -o stat= -g "$1" 2>/dev/null | grep -qv '^Z'
+}
