@@ -170,3 +170,11 @@ dgram() {
 	wait "$SERVER_PID"
 	[ ! -e drain.sock ]
 }
+
+@test "--stderr=socket: in datagram mode the handler's stderr joins the reply" {
+	start_server -m "$MODE" -t dgram --stderr=socket 127.0.0.1:0 -- sh -c 'echo out; echo err >&2'
+	run "$CLIENT" -t dgram -w 10 "$ADDR" </dev/null
+	assert_success
+	assert_line "out"
+	assert_line "err"
+}
