@@ -18,11 +18,16 @@ ALL_CFLAGS = -std=gnu11 -D_GNU_SOURCE -pthread $(WARNINGS) $(CFLAGS) \
              $(shell $(PKG_CONFIG) --cflags popt libbsd 2>/dev/null)
 LIBS = $(shell $(PKG_CONFIG) --libs popt libbsd 2>/dev/null) -pthread -lm
 
+# SANITIZE=1: AddressSanitizer and UBSan; SANITIZE=thread: ThreadSanitizer.
 SANITIZE ?= 0
 ifeq ($(SANITIZE),1)
 VARIANT = asan
 ALL_CFLAGS += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS += -fsanitize=address,undefined
+else ifeq ($(SANITIZE),thread)
+VARIANT = tsan
+ALL_CFLAGS += -O1 -fsanitize=thread -fno-omit-frame-pointer
+LDFLAGS += -fsanitize=thread
 else
 VARIANT = release
 endif
@@ -33,8 +38,9 @@ CLI_SRC = $(wildcard cli/*.c)
 LIB_OBJ = $(LIB_SRC:%.c=$(OUT)/%.o)
 CLI_OBJ = $(CLI_SRC:%.c=$(OUT)/%.o)
 HELPERS = build/helpers/ssclient build/helpers/probe
+BENCH_TOOLS = build/bench/load build/bench/ok build/bench/echo build/bench/direct build/bench/spawnloop
 
-ifeq ($(SANITIZE),1)
+ifneq ($(SANITIZE),0)
 PROGRAM ?= $(OUT)/sockserve
 else
 PROGRAM ?= sockserve
@@ -42,7 +48,7 @@ endif
 
 DEMO_PORT ?= 8080
 
-.PHONY: all deps-build deps-test run test check install uninstall clean helpers
+.PHONY: all deps-build deps-test run test check install uninstall clean helpers bench bench-tools
 
 all: $(PROGRAM)
 
@@ -62,6 +68,25 @@ build/helpers/%: tests/helpers/%.c
 
 helpers: $(HELPERS)
 
+# The benchmark's programs: the handlers are static, so that exec costs the
+# same under every tool and nothing of the dynamic loader is measured.
+build/bench/ok build/bench/echo: build/bench/%: tests/bench/%.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -D_GNU_SOURCE $(WARNINGS) -O2 -static -o $@ $<
+
+build/bench/%: tests/bench/%.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -D_GNU_SOURCE $(WARNINGS) -O2 -pthread -o $@ $<
+
+bench-tools: $(BENCH_TOOLS)
+
+# sockserve against the peers that are installed (.ci/deps bench installs
+# them): a markdown table on stdout, progress on stderr.
+bench:
+	@.ci/deps bench
+	@$(MAKE) --no-print-directory all bench-tools SANITIZE=0
+	@tests/bench/run
+
 deps-build:
 	@.ci/deps build
 
@@ -79,11 +104,15 @@ test: deps-test
 	@$(MAKE) --no-print-directory all helpers
 	@tests/run $(PROGRAM)
 
-# The suite against a normal and a sanitizer build, one summary line.
+# The suite against a normal build in every mode, the AddressSanitizer build
+# in the fork and thread modes (sync runs the same code one at a time), and
+# the ThreadSanitizer build in thread mode; one summary line.
 check: deps-test
 	@$(MAKE) --no-print-directory all helpers SANITIZE=0
 	@$(MAKE) --no-print-directory all SANITIZE=1
-	@tests/run sockserve build/asan/sockserve
+	@$(MAKE) --no-print-directory all SANITIZE=thread
+	@TSAN_OPTIONS="halt_on_error=1 exitcode=66 $${TSAN_OPTIONS-}" \
+		tests/run sockserve build/asan/sockserve@fork,thread build/tsan/sockserve@thread
 
 install: sockserve
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(BASHCOMPDIR)

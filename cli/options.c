@@ -23,8 +23,9 @@ enum { OPT_INET = 1000, OPT_INET6, OPT_UNIX, OPT_VERBOSE, OPT_QUIET, OPT_VERSION
 
 /* What popt fills in; converted and checked by options_parse(). */
 static struct {
-	char *family, *type, *mode, *max_children, *backlog, *grace, *stderr_to, *log_format, *max_packet,
-	     *timeout, *idle_timeout, *max_requests;
+	char *family, *type, *mode, *max_children, *max_per_ip, *backlog, *grace, *stderr_to, *log_format, *max_packet,
+	     *timeout, *idle_timeout, *max_requests, *user, *group, *socket_mode, *pidfile;
+	char **allow, **deny; /* repeatable: popt collects them */
 	int shell, no_env, nodelay, no_reuse_addr, reuse_port, v6only, print_address, empty_reply, once;
 } o;
 static poptContext con;
@@ -36,7 +37,7 @@ static const struct name families[] = {
 static const struct name types[] = {
 	{ "stream", SOCK_STREAM }, { "dgram", SOCK_DGRAM }, { "seqpacket", SOCK_SEQPACKET }, { NULL, 0 } };
 static const struct name modes[] = {
-	{ "sync", SS_MODE_SYNC }, { "fork", SS_MODE_FORK }, { NULL, 0 } };
+	{ "sync", SS_MODE_SYNC }, { "fork", SS_MODE_FORK }, { "thread", SS_MODE_THREAD }, { NULL, 0 } };
 static const struct name stderrs[] = {
 	{ "inherit", SS_STDERR_INHERIT }, { "socket", SS_STDERR_SOCKET }, { "null", SS_STDERR_NULL }, { NULL, 0 } };
 static const struct name log_formats[] = {
@@ -71,9 +72,12 @@ static struct poptOption datagram_options[] = {
 
 static struct poptOption concurrency_options[] = {
 	{ "mode", 'm', POPT_ARG_STRING, &o.mode, 0,
-	  "concurrency: sync (one at a time) or fork (default: fork)", "MODE" },
+	  "concurrency: sync (one at a time), fork (a process per request) or "
+	  "thread (a thread per request spawns and waits) (default: fork)", "MODE" },
 	{ "max-children", 'c', POPT_ARG_STRING, &o.max_children, 0,
 	  "most requests in progress at once (default: 40)", "N" },
+	{ "max-per-ip", 0, POPT_ARG_STRING, &o.max_per_ip, 0,
+	  "most requests in progress from one client IP; more are refused (default: no limit)", "N" },
 	{ "timeout", 'T', POPT_ARG_STRING, &o.timeout, 0,
 	  "stop a request's handler after SECONDS (SIGTERM, SIGKILL 1 s later)", "SECONDS" },
 	{ "idle-timeout", 0, POPT_ARG_STRING, &o.idle_timeout, 0,
@@ -95,6 +99,20 @@ static struct poptOption handler_options[] = {
 	POPT_TABLEEND
 };
 
+static struct poptOption access_options[] = {
+	{ "allow", 0, POPT_ARG_ARGV, &o.allow, 0,
+	  "serve only clients in CIDR (repeatable; 10.0.0.0/8, ::1, ...)", "CIDR" },
+	{ "deny", 0, POPT_ARG_ARGV, &o.deny, 0, "refuse clients in CIDR (repeatable; wins over --allow)", "CIDR" },
+	{ "user", 'u', POPT_ARG_STRING, &o.user, 0,
+	  "once bound, run as USER (and its groups); handlers too", "USER" },
+	{ "group", 'g', POPT_ARG_STRING, &o.group, 0, "once bound, run as GROUP (default: USER's)", "GROUP" },
+	{ "socket-mode", 0, POPT_ARG_STRING, &o.socket_mode, 0,
+	  "permissions of a unix socket path, in octal (default: from the umask)", "OCTAL" },
+	{ "pidfile", 0, POPT_ARG_STRING, &o.pidfile, 0,
+	  "write and lock FILE with sockserve's pid; a second instance fails", "FILE" },
+	POPT_TABLEEND
+};
+
 static struct poptOption log_options[] = {
 	{ "verbose", 'v', POPT_ARG_NONE, NULL, OPT_VERBOSE,
 	  "log the listening address and every request (repeat for more)", NULL },
@@ -110,6 +128,7 @@ static struct poptOption options[] = {
 	{ NULL, 0, POPT_ARG_INCLUDE_TABLE, datagram_options, 0, "Datagrams (--type=dgram):", NULL },
 	{ NULL, 0, POPT_ARG_INCLUDE_TABLE, concurrency_options, 0, "Concurrency and shutdown:", NULL },
 	{ NULL, 0, POPT_ARG_INCLUDE_TABLE, handler_options, 0, "The handler:", NULL },
+	{ NULL, 0, POPT_ARG_INCLUDE_TABLE, access_options, 0, "Access and privileges:", NULL },
 	{ NULL, 0, POPT_ARG_INCLUDE_TABLE, log_options, 0, "Logging and information:", NULL },
 	POPT_AUTOHELP
 	POPT_TABLEEND
@@ -154,6 +173,21 @@ static int number(const char *option, const char *text, long long min, long long
 	else
 		usage_error("%s: '%s' is %s (%lld to %lld)", option, text, errstr, min, max);
 	return -1;
+}
+
+/* A unix permission mode in octal: 660, 0600, 777. */
+static int octal_mode(const char *option, const char *text, int *out)
+{
+	size_t len = strlen(text);
+	long value;
+
+	if (len == 0 || len > 4 || strspn(text, "01234567") != len ||
+	    (value = strtol(text, NULL, 8)) > 0777) {
+		usage_error("%s: '%s' is not an octal permission mode (0 to 777)", option, text);
+		return -1;
+	}
+	*out = (int)value;
+	return 0;
 }
 
 /* Seconds with an optional fraction, as milliseconds. */
@@ -242,6 +276,18 @@ static int convert(struct ss_config *cfg)
 			return -1;
 		cfg->max_children = (unsigned)n;
 	}
+	cfg->allow = (const char *const *)o.allow;
+	cfg->deny = (const char *const *)o.deny;
+	cfg->user = o.user;
+	cfg->group = o.group;
+	cfg->pidfile = o.pidfile;
+	if (o.socket_mode != NULL && octal_mode("--socket-mode", o.socket_mode, &cfg->socket_mode) < 0)
+		return -1;
+	if (o.max_per_ip != NULL) {
+		if (number("--max-per-ip", o.max_per_ip, 1, 10000, &n) < 0)
+			return -1;
+		cfg->max_per_ip = (unsigned)n;
+	}
 	if (o.backlog != NULL) {
 		if (number("--backlog", o.backlog, 1, INT_MAX, &n) < 0)
 			return -1;
@@ -315,12 +361,27 @@ enum options_result options_parse(int argc, char **argv, struct ss_config *cfg)
 	return OPTIONS_OK;
 }
 
+/* What POPT_ARG_ARGV collected: the strings and the array. */
+static void free_list(char **list)
+{
+	for (char **item = list; item != NULL && *item != NULL; item++)
+		free(*item);
+	free(list);
+}
+
 void options_free(void)
 {
 	free(o.family);
 	free(o.type);
 	free(o.mode);
 	free(o.max_children);
+	free(o.max_per_ip);
+	free(o.user);
+	free(o.group);
+	free(o.socket_mode);
+	free(o.pidfile);
+	free_list(o.allow);
+	free_list(o.deny);
 	free(o.backlog);
 	free(o.grace);
 	free(o.stderr_to);

@@ -17,7 +17,9 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/epoll.h>
+#include <sys/pidfd.h>
 #include <unistd.h>
 
 /* Control-message room for one IPv4 or IPv6 packet-info record. */
@@ -71,6 +73,35 @@ static void read_pktinfo(struct ss_server *srv, struct request *req, struct msgh
 	}
 }
 
+/* The handler's two pipes, made before a datagram is taken off the socket:
+ * when descriptors run out, the datagram waits in the socket's queue and the
+ * listener pauses, instead of the datagram being read and then lost. */
+static int reserve_pipes(struct request *req)
+{
+	if (req->pipes[0] >= 0)
+		return 0;
+	if (pipe2(req->pipes, O_CLOEXEC) < 0)
+		return -1;
+	if (pipe2(req->pipes + 2, O_CLOEXEC) < 0) {
+		int e = errno;
+		close(req->pipes[0]);
+		close(req->pipes[1]);
+		req->pipes[0] = req->pipes[1] = -1;
+		errno = e;
+		return -1;
+	}
+	return 0;
+}
+
+static void release_pipes(struct request *req)
+{
+	for (int i = 0; i < 4; i++) {
+		if (req->pipes[i] >= 0)
+			close(req->pipes[i]);
+		req->pipes[i] = -1;
+	}
+}
+
 static int dgram_receive(struct ss_server *srv, struct request *req)
 {
 	union {
@@ -82,6 +113,8 @@ static int dgram_receive(struct ss_server *srv, struct request *req)
 		errno = ENOMEM;
 		return -1;
 	}
+	if (reserve_pipes(req) < 0)
+		return -1;
 	for (;;) {
 		struct iovec iov = { .iov_base = req->packet, .iov_len = srv->cfg.max_packet };
 		struct msghdr msg = {
@@ -123,13 +156,14 @@ static void close_watched(struct ss_server *srv, struct watch *w, int *fd)
 	*fd = -1;
 }
 
-/* Give the handler as much of the packet as its pipe takes; close it at the end. */
-static void pump_in(struct ss_server *srv, struct request *req)
+/* Give the handler as much of the packet as its pipe takes, and close it at
+ * the end.  True while the pipe is full: wait for room, then call again. */
+static bool pump_in(struct ss_server *srv, struct request *req)
 {
 	while (req->in_fd >= 0) {
 		if (req->packet_off == req->packet_len) {
 			close_watched(srv, &req->in_w, &req->in_fd);
-			return;
+			return false;
 		}
 		ssize_t n = write(req->in_fd, req->packet + req->packet_off, req->packet_len - req->packet_off);
 		if (n > 0) {
@@ -137,13 +171,13 @@ static void pump_in(struct ss_server *srv, struct request *req)
 		} else if (n < 0 && errno == EINTR) {
 			continue;
 		} else if (n < 0 && errno == EAGAIN) {
-			loop_set(&srv->loop, &req->in_w, EPOLLOUT);
-			return;
+			return true;
 		} else {
 			/* The handler closed its stdin early: that is its business. */
 			close_watched(srv, &req->in_w, &req->in_fd);
 		}
 	}
+	return false;
 }
 
 /* Collect what the handler wrote, up to --max-packet; count (and discard)
@@ -175,7 +209,8 @@ static void pump_out(struct ss_server *srv, struct request *req, bool final)
 static void on_in(struct ss_server *srv, struct watch *w, uint32_t events)
 {
 	(void)events;
-	pump_in(srv, w->data);
+	if (pump_in(srv, w->data))
+		loop_set(&srv->loop, w, EPOLLOUT);
 }
 
 static void on_out(struct ss_server *srv, struct watch *w, uint32_t events)
@@ -190,38 +225,76 @@ static int nonblocking(int fd)
 	return flags < 0 ? -1 : fcntl(fd, F_SETFL, flags | O_NONBLOCK);
 }
 
-static int dgram_start(struct ss_server *srv, struct request *req)
+/* Run the command on the reserved pipes: our ends, non-blocking, go in in_fd
+ * and out_fd (closed by finish if anything fails). */
+static int dgram_spawn(struct ss_server *srv, struct request *req, pid_t *pid)
 {
-	int in[2], out[2], errfd = -1;
+	int in[2] = { req->pipes[0], req->pipes[1] }, out[2] = { req->pipes[2], req->pipes[3] };
+	int errfd = -1;
 
-	if (pipe2(in, O_CLOEXEC) < 0)
-		return errno;
-	if (pipe2(out, O_CLOEXEC) < 0) {
-		int e = errno;
-		close(in[0]);
-		close(in[1]);
-		return e;
-	}
+	for (int i = 0; i < 4; i++)
+		req->pipes[i] = -1;
 	if (srv->cfg.stderr_to == SS_STDERR_SOCKET)
 		errfd = out[1]; /* "the socket": the reply */
 	else if (srv->cfg.stderr_to == SS_STDERR_NULL)
 		errfd = srv->null_fd;
-	int rc = spawn_handler(&srv->plan, in[0], out[1], errfd, req->envp, &req->pid);
-	close(in[0]);
-	close(out[1]);
 	req->in_fd = in[1];
 	req->out_fd = out[0];
-	if (rc == 0 && (nonblocking(req->in_fd) < 0 || nonblocking(req->out_fd) < 0))
-		rc = errno;
-	if (rc != 0)
-		return rc;
 	req->in_w = (struct watch){ .fd = req->in_fd, .fn = on_in, .data = req };
 	req->out_w = (struct watch){ .fd = req->out_fd, .fn = on_out, .data = req };
-	/* A small packet fits in the pipe at once: no need to wait for room. */
-	pump_in(srv, req);
-	loop_set(&srv->loop, &req->out_w, EPOLLIN);
-	return 0;
+	int rc = nonblocking(req->in_fd) < 0 || nonblocking(req->out_fd) < 0 ? errno : 0;
+	if (rc == 0)
+		rc = spawn_handler(&srv->plan, in[0], out[1], errfd, req->envp, pid);
+	close(in[0]);
+	close(out[1]);
+	return rc;
 }
+
+static void dgram_watch(struct ss_server *srv, struct request *req)
+{
+	/* A small packet fits in the pipe at once: no need to wait for room. */
+	if (pump_in(srv, req))
+		loop_set(&srv->loop, &req->in_w, EPOLLOUT);
+	loop_set(&srv->loop, &req->out_w, EPOLLIN);
+}
+
+/*
+ * Thread mode: the worker pumps with poll(2) until the handler exits, which it
+ * learns from a pidfd, so that output a leftover process writes later is not
+ * waited for (as in the event loop's SIGCHLD).  Without a pidfd (an old kernel,
+ * or no descriptor left) it pumps until end of file: a --timeout still ends a
+ * leftover process that stayed in the handler's process group.
+ */
+static void dgram_pump(struct ss_server *srv, struct request *req, pid_t pid)
+{
+	int pidfd = pidfd_open(pid, 0);
+	bool exited = false;
+
+	pump_in(srv, req);
+	while (!exited && (pidfd >= 0 || req->out_fd >= 0)) {
+		struct pollfd p[3];
+		nfds_t n = 0, in = 3, out = 3;
+		if (pidfd >= 0)
+			p[n++] = (struct pollfd){ .fd = pidfd, .events = POLLIN };
+		if (req->in_fd >= 0)
+			p[in = n++] = (struct pollfd){ .fd = req->in_fd, .events = POLLOUT };
+		if (req->out_fd >= 0)
+			p[out = n++] = (struct pollfd){ .fd = req->out_fd, .events = POLLIN };
+		if (poll(p, n, -1) < 0)
+			continue; /* EINTR; nothing else can fail on these */
+		if (in < n && p[in].revents != 0)
+			pump_in(srv, req);
+		if (out < n && p[out].revents != 0)
+			pump_out(srv, req, false);
+		exited = pidfd >= 0 && p[0].revents != 0;
+	}
+	pump_out(srv, req, true);
+	close_watched(srv, &req->in_w, &req->in_fd);
+	close_watched(srv, &req->out_w, &req->out_fd);
+	if (pidfd >= 0)
+		close(pidfd);
+}
+
 
 /* The reply's source: the address the request was sent to, when known. */
 static void set_source(struct request *req, struct msghdr *msg, char *control, size_t size)
@@ -290,6 +363,7 @@ static void dgram_finish(struct ss_server *srv, struct request *req)
 		pump_out(srv, req, true);
 	close_watched(srv, &req->in_w, &req->in_fd);
 	close_watched(srv, &req->out_w, &req->out_fd);
+	release_pipes(req);
 	/* A handler stopped by --timeout sends no reply. */
 	if (req->exited && !req->timed_out)
 		send_reply(srv, req);
@@ -298,7 +372,9 @@ static void dgram_finish(struct ss_server *srv, struct request *req)
 const struct handler handler_dgram = {
 	.name = "datagram",
 	.receive = dgram_receive,
-	.start = dgram_start,
+	.spawn = dgram_spawn,
+	.watch = dgram_watch,
+	.pump = dgram_pump,
 	.finish = dgram_finish,
 	.configure = dgram_configure,
 };

@@ -22,7 +22,8 @@ static int stream_receive(struct ss_server *srv, struct request *req)
 	return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
 }
 
-static int stream_start(struct ss_server *srv, struct request *req)
+/* Run the command on the connection; sockserve's copy is closed either way. */
+static int stream_spawn(struct ss_server *srv, struct request *req, pid_t *pid)
 {
 	int errfd = -1;
 
@@ -34,11 +35,12 @@ static int stream_start(struct ss_server *srv, struct request *req)
 		errfd = req->fd;
 	else if (srv->cfg.stderr_to == SS_STDERR_NULL)
 		errfd = srv->null_fd;
-	int rc = spawn_handler(&srv->plan, req->fd, req->fd, errfd, req->envp, &req->pid);
+	int rc = spawn_handler(&srv->plan, req->fd, req->fd, errfd, req->envp, pid);
 	close(req->fd);
 	req->fd = -1;
 	return rc;
 }
+
 
 static void stream_finish(struct ss_server *srv, struct request *req)
 {
@@ -58,7 +60,7 @@ static int stream_configure(struct ss_server *srv, int fd)
 const struct handler handler_stream = {
 	.name = "stream",
 	.receive = stream_receive,
-	.start = stream_start,
+	.spawn = stream_spawn,
 	.finish = stream_finish,
 	.configure = stream_configure,
 };

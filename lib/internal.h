@@ -7,6 +7,7 @@
 
 #include "sockserve.h"
 
+#include <bsd/libutil.h>
 #include <netinet/in.h>
 #include <spawn.h>
 #include <stdarg.h>
@@ -39,6 +40,65 @@ void addr_format(const struct sockaddr *sa, socklen_t len, char *buf, size_t siz
 void addr_ip_port(const struct sockaddr *sa, char *ip, size_t ipsize, unsigned *port);
 /* The path of a unix address: "/path", "@name", or "" when unnamed. */
 void addr_unix_path(const struct sockaddr *sa, socklen_t len, char *buf, size_t size);
+
+/* ---- admission (acl.c) ---- */
+
+/* A client IP as 16 bytes: IPv4 as ::ffff:a.b.c.d, so both forms count alike. */
+struct ip_key {
+	uint8_t b[16];
+};
+
+/* Requests in progress per client IP (--max-per-ip). */
+struct ip_counts {
+	struct ip_count *table;
+	size_t mask;
+};
+
+/* One --allow or --deny rule: a prefix of the 16-byte form. */
+struct cidr {
+	struct ip_key net;
+	unsigned bits;      /* of the 16-byte form: an IPv4 /8 is 104 */
+	bool v4;
+	const char *text;   /* as given */
+};
+
+struct acl {
+	struct cidr *allow, *deny;
+	size_t allow_count, deny_count;
+};
+
+/* Parse the config's --allow and --deny lists: a usage error names the value. */
+int acl_init(struct acl *acl, const struct ss_config *cfg, struct ss_error *err);
+void acl_free(struct acl *acl);
+bool acl_active(const struct acl *acl);
+/* NULL if the client may be served; else the --deny rule it matched
+ * (*denied), or a rule with empty text: it matched no --allow rule. */
+const struct cidr *acl_refuse(const struct acl *acl, const struct ip_key *key, bool *denied);
+
+/* The IP of an inet address; false for any other family. */
+bool ip_key_of(const struct sockaddr_storage *ss, struct ip_key *key);
+int ip_counts_init(struct ip_counts *counts, unsigned limit);
+void ip_counts_free(struct ip_counts *counts);
+unsigned ip_counts_get(const struct ip_counts *counts, const struct ip_key *key);
+void ip_counts_add(struct ip_counts *counts, const struct ip_key *key);
+void ip_counts_remove(struct ip_counts *counts, const struct ip_key *key);
+
+/* ---- --user and --group (privileges.c) ---- */
+
+struct identity {
+	bool wanted;        /* --user or --group given */
+	bool has_user;
+	uid_t uid;
+	gid_t gid;
+	bool gid_known;
+	char *user_name;    /* for initgroups; NULL: a bare uid, no groups */
+};
+
+/* Look the names up: unknown ones are start-up errors. */
+int identity_resolve(const struct ss_config *cfg, struct identity *id, struct ss_error *err);
+/* Become that user and group for good (after binding). */
+int identity_drop(const struct identity *id, struct ss_error *err);
+void identity_free(struct identity *id);
 
 /* ---- errors (server.c) ---- */
 
@@ -145,7 +205,14 @@ struct handler {
 	 * waiting, -1 failed with errno. */
 	int (*receive)(struct ss_server *srv, struct request *req);
 	/* Start the command wired to the request: 0 or an errno value. */
-	int (*start)(struct ss_server *srv, struct request *req);
+	int (*spawn)(struct ss_server *srv, struct request *req, pid_t *pid);
+	/* Sync and fork modes: have the event loop feed and collect the running
+	 * handler (NULL: nothing to do). */
+	void (*watch)(struct ss_server *srv, struct request *req);
+	/* Thread mode, in the request's worker: feed and collect the handler
+	 * with blocking waits until it has exited, unreaped (NULL: nothing to
+	 * do). */
+	void (*pump)(struct ss_server *srv, struct request *req, pid_t pid);
 	/* The handler has ended (req->exited) or never ran: send what is due
 	 * and release what the request holds. */
 	void (*finish)(struct ss_server *srv, struct request *req);
@@ -157,10 +224,18 @@ struct handler {
 struct mode {
 	const char *name;
 	unsigned (*limit)(const struct ss_config *cfg);
+	/* Once the event loop is open: what the mode needs (may be NULL). */
+	int (*open)(struct ss_server *srv, struct ss_error *err);
 	/* Run a received request; it ends through request_end(). */
 	void (*dispatch)(struct ss_server *srv, struct request *req);
-	/* SIGCHLD arrived. */
+	/* SIGCHLD arrived (NULL: the mode does not reap from the loop, and
+	 * SIGCHLD is left alone). */
 	void (*children)(struct ss_server *srv);
+	/* Send sig to the process group of a request's handler, if it has one
+	 * that is not yet reaped; returns the handler's pid (0: not yet run). */
+	pid_t (*signal)(struct ss_server *srv, struct request *req, int sig);
+	/* Release what open() set up (may be NULL). */
+	void (*close)(struct ss_server *srv);
 };
 
 const struct transport *transport_for(int family);
@@ -177,6 +252,8 @@ struct request {
 	struct sockaddr_storage peer;
 	socklen_t peer_len;
 	char remote[ADDR_TEXT_MAX]; /* the client, for logs */
+	struct ip_key ip;           /* the client's IP, when counted for --max-per-ip */
+	bool ip_counted;
 	struct sockaddr_storage local; /* the address the client reached, when known */
 	bool has_local;
 	bool timed_out;             /* sent SIGTERM by --timeout at term_us */
@@ -184,6 +261,10 @@ struct request {
 	int64_t term_us;
 	bool exited;                /* the handler ended with wstatus */
 	int wstatus;
+	/* thread mode: written by the worker under the pool's lock */
+	bool reaped;                /* the worker has reaped pid */
+	int pending_signal;         /* asked for before the handler ran */
+	struct worker *worker;      /* the slot's thread, once started */
 
 	/* datagram requests: the packet in, the reply out, through two pipes */
 	char *packet;               /* --max-packet bytes, allocated on first use */
@@ -192,6 +273,8 @@ struct request {
 	size_t reply_len;           /* kept, at most --max-packet */
 	size_t reply_total;         /* written by the handler, kept or not */
 	int in_fd, out_fd;          /* our ends of its stdin and stdout; -1 closed */
+	int pipes[4];               /* made before the datagram is read: stdin's
+	                               read and write ends, stdout's; -1 when not */
 	struct watch in_w, out_w;
 	char **envp;                /* the template, then this request's variables */
 	size_t env_base;            /* where the request's variables start in envp */
@@ -235,7 +318,12 @@ struct ss_server {
 	struct request *free_list;
 	struct request active;        /* sentinel of the in-progress list */
 	unsigned active_count;
+	struct ip_counts per_ip;      /* --max-per-ip */
+	struct acl acl;               /* --allow, --deny */
+	struct identity identity;     /* --user, --group */
+	struct pidfh *pidfile;        /* --pidfile, held while serving */
 	int64_t accept_paused_until;  /* descriptor exhaustion back-off */
+	int64_t starved_logged_us;    /* when running out of descriptors was last logged */
 
 	bool draining;
 	bool killed;
@@ -245,10 +333,15 @@ struct ss_server {
 	uint64_t received;          /* requests taken: for --max-requests */
 
 	uint64_t handled, failed, rejected, dropped, timed_out;
+
+	struct pool *pool;          /* thread mode's shared state */
 };
 
-/* Add a request to the in-progress list once its handler runs. */
+/* Add a request to the in-progress list once its handler runs, and log it. */
 void request_started(struct ss_server *srv, struct request *req);
+/* The two halves of that: thread mode tracks at dispatch; its worker logs. */
+void request_track(struct ss_server *srv, struct request *req);
+void request_log_start(const struct ss_server *srv, const struct request *req);
 /* The handler ended with wait status `wstatus`: log, count, free the slot. */
 void request_end(struct ss_server *srv, struct request *req, int wstatus);
 /* The request could not be run (errno value `error`): log, count, free it. */

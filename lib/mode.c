@@ -1,5 +1,6 @@
 /*
- * The sync and fork modes (socketserver's plain server and ForkingMixIn).
+ * The sync and fork modes (socketserver's plain server and ForkingMixIn);
+ * thread mode is in mode_thread.c.
  * Each request's handler is a child process that the event loop supervises:
  * spawned when the request arrives, reaped on SIGCHLD.  They differ only in
  * how many may run at once: one, or --max-children.  The lookup tables for all
@@ -7,10 +8,12 @@
  */
 #include "internal.h"
 
+#include <signal.h>
 #include <sys/wait.h>
 
 extern const struct transport transport_inet, transport_unix;
 extern const struct handler handler_stream, handler_dgram;
+extern const struct mode mode_thread;
 
 static unsigned sync_limit(const struct ss_config *cfg)
 {
@@ -25,11 +28,15 @@ static unsigned fork_limit(const struct ss_config *cfg)
 
 static void child_dispatch(struct ss_server *srv, struct request *req)
 {
-	int rc = srv->handler->start(srv, req);
-	if (rc != 0)
+	int rc = srv->handler->spawn(srv, req, &req->pid);
+
+	if (rc != 0) {
 		request_failed(srv, req, rc);
-	else
-		request_started(srv, req);
+		return;
+	}
+	if (srv->handler->watch != NULL)
+		srv->handler->watch(srv, req);
+	request_started(srv, req);
 }
 
 static void child_reap(struct ss_server *srv)
@@ -44,11 +51,22 @@ static void child_reap(struct ss_server *srv)
 	}
 }
 
+/* Only the event loop reaps, so a handler on the in-progress list is not
+ * reaped yet and its pid cannot have been reused. */
+static pid_t child_signal(struct ss_server *srv, struct request *req, int sig)
+{
+	(void)srv;
+	if (req->pid > 0)
+		kill(-req->pid, sig);
+	return req->pid;
+}
+
 static const struct mode mode_sync = {
 	.name = "sync",
 	.limit = sync_limit,
 	.dispatch = child_dispatch,
 	.children = child_reap,
+	.signal = child_signal,
 };
 
 static const struct mode mode_fork = {
@@ -56,6 +74,7 @@ static const struct mode mode_fork = {
 	.limit = fork_limit,
 	.dispatch = child_dispatch,
 	.children = child_reap,
+	.signal = child_signal,
 };
 
 const struct mode *mode_for(enum ss_mode mode)
@@ -63,6 +82,7 @@ const struct mode *mode_for(enum ss_mode mode)
 	switch (mode) {
 	case SS_MODE_SYNC: return &mode_sync;
 	case SS_MODE_FORK: return &mode_fork;
+	case SS_MODE_THREAD: return &mode_thread;
 	default: return NULL;
 	}
 }

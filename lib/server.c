@@ -16,11 +16,14 @@
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 /* How long accepting pauses when the descriptor table is full. */
 #define ACCEPT_BACKOFF_US 100000
+/* The exhaustion message is not repeated sooner than this. */
+#define STARVED_LOG_US 10000000
 /* Most connections taken in one wake-up, so signals are never starved. */
 #define ACCEPT_BATCH 64
 /* After --timeout's SIGTERM, how long a handler has before SIGKILL. */
@@ -49,6 +52,7 @@ void ss_config_init(struct ss_config *cfg)
 	cfg->grace_ms = 10000;
 	cfg->max_packet = 8192;
 	cfg->reuse_addr = true;
+	cfg->socket_mode = -1;
 	cfg->verbosity = SS_LOG_ERROR;
 	cfg->log_format = SS_LOG_TEXT;
 }
@@ -92,6 +96,8 @@ static int build_slots(struct ss_server *srv, struct ss_error *err)
 	for (unsigned i = 0; i < srv->limit; i++) {
 		srv->slots[i].fd = -1;
 		srv->slots[i].in_fd = srv->slots[i].out_fd = -1;
+		for (int k = 0; k < 4; k++)
+			srv->slots[i].pipes[k] = -1;
 		srv->slots[i].next = i + 1 < srv->limit ? &srv->slots[i + 1] : NULL;
 	}
 	srv->free_list = &srv->slots[0];
@@ -157,9 +163,25 @@ struct ss_server *ss_server_new(const struct ss_config *cfg, struct ss_error *er
 		ss_error_set(err, SS_ERR_START, "cannot open /dev/null: %s", strerror(errno));
 		goto fail;
 	}
+	if (srv->addr.family == AF_UNIX && (cfg->max_per_ip != 0 || cfg->allow != NULL || cfg->deny != NULL)) {
+		ss_error_set(err, SS_ERR_USAGE, "%s needs an inet or inet6 address, not %s",
+		             cfg->max_per_ip != 0 ? "--max-per-ip" : cfg->allow != NULL ? "--allow" : "--deny",
+		             cfg->address);
+		goto fail;
+	}
+	if (cfg->socket_mode >= 0 && (srv->addr.family != AF_UNIX || cfg->address[0] == '@')) {
+		ss_error_set(err, SS_ERR_USAGE, "--socket-mode needs a unix socket path, not %s", cfg->address);
+		goto fail;
+	}
+	if (acl_init(&srv->acl, cfg, err) < 0 || identity_resolve(cfg, &srv->identity, err) < 0)
+		goto fail;
 	if (spawn_plan_init(&srv->plan, cfg, err) < 0 || build_slots(srv, err) < 0 ||
 	    env_init(srv, err) < 0)
 		goto fail;
+	if (cfg->max_per_ip != 0 && ip_counts_init(&srv->per_ip, srv->limit) < 0) {
+		ss_error_set(err, SS_ERR_START, "out of memory");
+		goto fail;
+	}
 	return srv;
 fail:
 	ss_server_free(srv);
@@ -174,12 +196,47 @@ static void print_address(struct ss_server *srv)
 	dup2(srv->null_fd, STDOUT_FILENO);
 }
 
+/* Locked at once, so that a second instance fails before it binds; written
+ * once listening; not inherited (handlers get fds 0-2 only). */
+static int open_pidfile(struct ss_server *srv, struct ss_error *err)
+{
+	pid_t other = 0;
+
+	srv->pidfile = pidfile_open(srv->cfg.pidfile, 0644, &other);
+	if (srv->pidfile != NULL)
+		return 0;
+	if (errno == EEXIST)
+		ss_error_set(err, SS_ERR_START, "already running as pid %d (pid file %s)", (int)other,
+		             srv->cfg.pidfile);
+	else
+		ss_error_set(err, SS_ERR_START, "cannot open the pid file %s: %s", srv->cfg.pidfile, strerror(errno));
+	return -1;
+}
+
+/* bind(2); with --socket-mode the umask makes the unix socket's permissions
+ * exact from the moment it exists: there is no window in which another
+ * mode is in force (sockserve has no other thread yet). */
+static int bind_socket(struct ss_server *srv)
+{
+	bool set_mode = srv->cfg.socket_mode >= 0;
+	mode_t old = set_mode ? umask((mode_t)(~srv->cfg.socket_mode & 0777)) : 0;
+	int rc = bind(srv->listen_fd, (struct sockaddr *)&srv->addr.ss, srv->addr.len);
+	int e = errno;
+
+	if (set_mode)
+		umask(old);
+	errno = e;
+	return rc;
+}
+
 int ss_server_listen(struct ss_server *srv, struct ss_error *err)
 {
 	const struct ss_config *cfg = &srv->cfg;
 	struct sockaddr_storage bound;
 	socklen_t len = sizeof(bound);
 
+	if (cfg->pidfile != NULL && open_pidfile(srv, err) < 0)
+		return -1;
 	if (srv->transport->prepare(srv, err) < 0)
 		return -1;
 	srv->listen_fd = socket(srv->addr.family, cfg->socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -193,7 +250,7 @@ int ss_server_listen(struct ss_server *srv, struct ss_error *err)
 		ss_error_set(err, SS_ERR_START, "cannot set socket options for %s: %s", cfg->address, strerror(errno));
 		return -1;
 	}
-	if (bind(srv->listen_fd, (struct sockaddr *)&srv->addr.ss, srv->addr.len) < 0 ||
+	if (bind_socket(srv) < 0 ||
 	    (cfg->socktype != SOCK_DGRAM && listen(srv->listen_fd, cfg->backlog) < 0)) {
 		ss_error_set(err, SS_ERR_START, "cannot listen on %s: %s", cfg->address, strerror(errno));
 		return -1;
@@ -205,6 +262,12 @@ int ss_server_listen(struct ss_server *srv, struct ss_error *err)
 	}
 	addr_format((struct sockaddr *)&srv->addr.ss, srv->addr.len, srv->addr_text, sizeof(srv->addr_text));
 	srv->transport->bound(srv);
+	if (srv->pidfile != NULL && pidfile_write(srv->pidfile) < 0) {
+		ss_error_set(err, SS_ERR_START, "cannot write the pid file %s: %s", cfg->pidfile, strerror(errno));
+		return -1;
+	}
+	if (identity_drop(&srv->identity, err) < 0)
+		return -1;
 	log_event(srv, SS_LOG_INFO, "listening",
 	          LOG_FIELDS(FSTR("address", srv->addr_text), FSTR("type", type_name(cfg->socktype)),
 	                     FSTR("mode", srv->mode->name), FINT("max_children", srv->limit)),
@@ -230,22 +293,47 @@ static void slot_release(struct ss_server *srv, struct request *req)
 	req->pid = 0;
 	req->exited = false;
 	req->timed_out = req->kill_sent = false;
+	req->reaped = false;
+	req->pending_signal = 0;
+	if (req->ip_counted)
+		ip_counts_remove(&srv->per_ip, &req->ip);
+	req->ip_counted = false;
 	req->next = srv->free_list;
 	req->prev = NULL;
 	srv->free_list = req;
+	/* What the request held is free now: try again at once. */
+	srv->accept_paused_until = 0;
 	update_listener(srv);
 }
 
-void request_started(struct ss_server *srv, struct request *req)
+void request_track(struct ss_server *srv, struct request *req)
 {
 	req->prev = srv->active.prev;
 	req->next = &srv->active;
 	srv->active.prev->next = req;
 	srv->active.prev = req;
 	srv->active_count++;
+}
+
+static void request_untrack(struct ss_server *srv, struct request *req)
+{
+	req->prev->next = req->next;
+	req->next->prev = req->prev;
+	req->prev = NULL;
+	srv->active_count--;
+}
+
+void request_log_start(const struct ss_server *srv, const struct request *req)
+{
 	log_event(srv, SS_LOG_INFO, "start",
 	          LOG_FIELDS(FSTR("remote", req->remote), FINT("pid", req->pid)),
 	          "%s: start, handler pid %d", req->remote, (int)req->pid);
+}
+
+void request_started(struct ss_server *srv, struct request *req)
+{
+	request_track(srv, req);
+	request_log_start(srv, req);
 }
 
 void request_end(struct ss_server *srv, struct request *req, int wstatus)
@@ -255,9 +343,7 @@ void request_end(struct ss_server *srv, struct request *req, int wstatus)
 	req->exited = true;
 	req->wstatus = wstatus;
 	srv->last_activity_us = now_us();
-	req->prev->next = req->next;
-	req->next->prev = req->prev;
-	srv->active_count--;
+	request_untrack(srv, req);
 	if (WIFEXITED(wstatus)) {
 		int status = WEXITSTATUS(wstatus);
 		if (status == 0)
@@ -283,6 +369,9 @@ void request_end(struct ss_server *srv, struct request *req, int wstatus)
 
 void request_failed(struct ss_server *srv, struct request *req, int error)
 {
+	/* Thread mode tracks a request before its worker tries to run it. */
+	if (req->prev != NULL)
+		request_untrack(srv, req);
 	srv->failed++;
 	log_event(srv, SS_LOG_ERROR, "spawn_failed",
 	          LOG_FIELDS(FSTR("remote", req->remote), FSTR("error", strerror(error))),
@@ -316,6 +405,57 @@ static bool out_of_descriptors(int error)
 	return error == EMFILE || error == ENFILE || error == ENOBUFS || error == ENOMEM;
 }
 
+static void log_rejected(struct ss_server *srv, struct request *req, const struct cidr *rule,
+                         bool denied, unsigned in_progress)
+{
+	char from[ADDR_TEXT_MAX];
+
+	srv->rejected++;
+	if (srv->cfg.verbosity < SS_LOG_INFO)
+		return;
+	addr_format((struct sockaddr *)&req->peer, req->peer_len, from, sizeof(from));
+	if (denied)
+		log_event(srv, SS_LOG_INFO, "rejected",
+		          LOG_FIELDS(FSTR("remote", from), FSTR("reason", "deny"), FSTR("rule", rule->text)),
+		          "%s: rejected: matches --deny %s", from, rule->text);
+	else if (rule != NULL)
+		log_event(srv, SS_LOG_INFO, "rejected", LOG_FIELDS(FSTR("remote", from), FSTR("reason", "not_allowed")),
+		          "%s: rejected: matches no --allow rule", from);
+	else
+		log_event(srv, SS_LOG_INFO, "rejected",
+		          LOG_FIELDS(FSTR("remote", from), FSTR("reason", "max_per_ip"), FINT("in_progress", in_progress)),
+		          "%s: rejected: %u requests in progress from this address (--max-per-ip %u)", from,
+		          in_progress, srv->cfg.max_per_ip);
+}
+
+/* Whether a request that arrived may run: --deny, --allow, then --max-per-ip.
+ * A refusal is logged at -v and counted. */
+static bool admitted(struct ss_server *srv, struct request *req)
+{
+	const struct cidr *rule = NULL;
+	bool denied = false;
+	unsigned n;
+
+	if ((!acl_active(&srv->acl) && srv->cfg.max_per_ip == 0) || !ip_key_of(&req->peer, &req->ip))
+		return true;
+	if (acl_active(&srv->acl))
+		rule = acl_refuse(&srv->acl, &req->ip, &denied);
+	if (rule != NULL) {
+		log_rejected(srv, req, rule, denied, 0);
+		return false;
+	}
+	if (srv->cfg.max_per_ip == 0)
+		return true;
+	n = ip_counts_get(&srv->per_ip, &req->ip);
+	if (n >= srv->cfg.max_per_ip) {
+		log_rejected(srv, req, NULL, false, n);
+		return false;
+	}
+	ip_counts_add(&srv->per_ip, &req->ip);
+	req->ip_counted = true;
+	return true;
+}
+
 static void on_listener(struct ss_server *srv, struct watch *w, uint32_t events)
 {
 	(void)w;
@@ -327,14 +467,25 @@ static void on_listener(struct ss_server *srv, struct watch *w, uint32_t events)
 			break;
 		if (rc < 0) {
 			if (out_of_descriptors(errno)) {
-				/* Leave the poll set for a while instead of spinning on
-				 * a listener that stays readable. */
-				log_msg(srv, SS_LOG_ERROR, "accept_error", "cannot accept: %s; pausing %d ms",
-				        strerror(errno), ACCEPT_BACKOFF_US / 1000);
-				srv->accept_paused_until = now_us() + ACCEPT_BACKOFF_US;
+				/* Leave the poll set until a request ends or a while
+				 * has passed, instead of spinning on a listener that
+				 * stays readable; the clients wait in the backlog. */
+				int64_t now = now_us();
+				if (srv->starved_logged_us == 0 || now - srv->starved_logged_us >= STARVED_LOG_US) {
+					log_msg(srv, SS_LOG_ERROR, "starved",
+					        "cannot take a request: %s; pausing until a request ends "
+					        "(retrying every %d ms, logged once in %d s)",
+					        strerror(errno), ACCEPT_BACKOFF_US / 1000, STARVED_LOG_US / 1000000);
+					srv->starved_logged_us = now;
+				}
+				srv->accept_paused_until = now + ACCEPT_BACKOFF_US;
 				break;
 			}
 			/* A client that gave up before we accepted it. */
+			continue;
+		}
+		if (!admitted(srv, req)) {
+			srv->handler->finish(srv, req); /* closes a connection */
 			continue;
 		}
 		srv->free_list = req->next;
@@ -357,8 +508,7 @@ static void on_listener(struct ss_server *srv, struct watch *w, uint32_t events)
 static void kill_all(struct ss_server *srv, int sig)
 {
 	for (struct request *r = srv->active.next; r != &srv->active; r = r->next)
-		if (r->pid > 0)
-			kill(-r->pid, sig);
+		srv->mode->signal(srv, r, sig);
 }
 
 /* Stop taking requests.  With grace, running handlers have --grace seconds;
@@ -432,7 +582,7 @@ static void on_signal(struct ss_server *srv, struct watch *w, uint32_t events)
 			break;
 		}
 	}
-	if (children)
+	if (children && srv->mode->children != NULL)
 		srv->mode->children(srv);
 }
 
@@ -450,8 +600,6 @@ static int64_t request_deadlines(struct ss_server *srv, int64_t now, bool act)
 	if (srv->cfg.timeout_ms == SS_NO_TIME)
 		return INT64_MAX;
 	for (struct request *r = srv->active.next; r != &srv->active; r = r->next) {
-		if (r->pid <= 0)
-			continue;
 		if (!r->timed_out) {
 			int64_t due = r->start_us + timeout_us;
 			if (due > now || !act)
@@ -459,19 +607,19 @@ static int64_t request_deadlines(struct ss_server *srv, int64_t now, bool act)
 			r->timed_out = true;
 			r->term_us = now;
 			srv->timed_out++;
-			kill(-r->pid, SIGTERM);
+			pid_t pid = srv->mode->signal(srv, r, SIGTERM);
 			log_event(srv, SS_LOG_ERROR, "timeout",
-			          LOG_FIELDS(FSTR("remote", r->remote), FINT("pid", r->pid),
+			          LOG_FIELDS(FSTR("remote", r->remote), FINT("pid", pid),
 			                     FMS("timeout_ms", (double)srv->cfg.timeout_ms)),
 			          "%s: timed out after %.3g s, handler pid %d: sent SIGTERM", r->remote,
-			          (double)srv->cfg.timeout_ms / 1000.0, (int)r->pid);
+			          (double)srv->cfg.timeout_ms / 1000.0, (int)pid);
 		}
 		if (!r->kill_sent) {
 			int64_t due = r->term_us + KILL_AFTER_US;
 			if (due > now || !act)
 				return due;
 			r->kill_sent = true;
-			kill(-r->pid, SIGKILL);
+			srv->mode->signal(srv, r, SIGKILL);
 		}
 	}
 	return INT64_MAX;
@@ -528,14 +676,21 @@ static void check_deadlines(struct ss_server *srv)
 
 int ss_server_run(struct ss_server *srv, struct ss_error *err)
 {
-	static const int signals[] = { SIGCHLD, SIGTERM, SIGINT, SIGUSR1, 0 };
+	/* SIGCHLD only where the loop reaps; thread mode's workers wait for
+	 * their own children. */
+	const int signals[] = { SIGTERM, SIGINT, SIGUSR1, srv->mode->children != NULL ? SIGCHLD : 0, 0 };
 
 	/* A client that goes away must cost an EPIPE, never sockserve itself. */
 	signal(SIGPIPE, SIG_IGN);
+	/* An ignored SIGCHLD (inherited through exec) would make the kernel reap
+	 * the handlers before anyone could wait for them. */
+	signal(SIGCHLD, SIG_DFL);
 	if (loop_open(&srv->loop, signals, on_signal) < 0) {
 		ss_error_set(err, SS_ERR_START, "cannot set up the event loop: %s", strerror(errno));
 		return -1;
 	}
+	if (srv->mode->open != NULL && srv->mode->open(srv, err) < 0)
+		return -1;
 	srv->listener = (struct watch){ .fd = srv->listen_fd, .fn = on_listener };
 	srv->last_activity_us = now_us();
 	update_listener(srv);
@@ -561,10 +716,21 @@ void ss_server_free(struct ss_server *srv)
 		close(srv->listen_fd);
 	if (srv->null_fd >= 0)
 		close(srv->null_fd);
+	if (srv->mode != NULL && srv->mode->close != NULL)
+		srv->mode->close(srv);
 	loop_close(&srv->loop);
 	env_free(srv);
+	ip_counts_free(&srv->per_ip);
+	acl_free(&srv->acl);
+	identity_free(&srv->identity);
+	if (srv->pidfile != NULL && pidfile_remove(srv->pidfile) < 0)
+		log_msg(srv, SS_LOG_ERROR, "cleanup", "cannot remove the pid file %s: %s", srv->cfg.pidfile,
+		        strerror(errno));
 	spawn_plan_free(&srv->plan);
 	for (unsigned i = 0; srv->slots != NULL && i < srv->limit; i++) {
+		/* An idle slot may hold what it reserved for the next request. */
+		if (srv->handler != NULL && srv->slots[i].prev == NULL)
+			srv->handler->finish(srv, &srv->slots[i]);
 		free(srv->slots[i].packet);
 		free(srv->slots[i].reply);
 	}

@@ -39,6 +39,12 @@ struct ss_config {
 	enum ss_mode mode;
 	unsigned max_children; /* requests in progress at once (fork, thread) */
 	unsigned max_per_ip;   /* 0: no limit */
+	const char *const *allow; /* --allow CIDRs, NULL-terminated (or NULL) */
+	const char *const *deny;  /* --deny CIDRs */
+	const char *user;      /* drop to this user once bound (name or number) */
+	const char *group;     /* and this group (default: the user's) */
+	int socket_mode;       /* a unix socket path's permissions; -1: the umask's */
+	const char *pidfile;   /* write and lock it while serving */
 	int backlog;           /* listen(2) backlog */
 	int64_t timeout_ms;    /* per request; SS_NO_TIME for none */
 	int64_t idle_timeout_ms;

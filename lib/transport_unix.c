@@ -110,8 +110,10 @@ static void unix_cleanup(struct ss_server *srv)
 	if (!srv->unix_owned)
 		return;
 	srv->unix_owned = false;
-	if (lstat(path, &st) == 0 && st.st_dev == srv->unix_dev && st.st_ino == srv->unix_ino)
-		unlink(path);
+	if (lstat(path, &st) == 0 && st.st_dev == srv->unix_dev && st.st_ino == srv->unix_ino &&
+	    unlink(path) < 0)
+		/* e.g. --user may not write the directory the socket is in */
+		log_msg(srv, SS_LOG_ERROR, "cleanup", "cannot remove %s: %s", path, strerror(errno));
 }
 
 const struct transport transport_unix = {

@@ -60,12 +60,13 @@ load test_helper/common
 }
 
 @test "a second SIGTERM kills the handlers at once; exit status 0" {
-	start_server -m "$MODE" --grace=60 127.0.0.1:0 -- sh -c 'echo up; exec sleep 60'
+	start_server -m "$MODE" -v --grace=60 127.0.0.1:0 -- sh -c 'echo up; exec sleep 60'
 	client "$ADDR" </dev/null >reply &
 	wait_until 10 has_lines reply 1
 	kill -TERM "$SERVER_PID"
-	wait_until 10 log_has 'shutting down|.' || true
+	wait_until 10 log_has 'shutting down: 1 in progress, waiting up to 60\.0 s'
 	kill -TERM "$SERVER_PID"
+	wait_until 5 log_has 'second signal: killing 1 handlers'
 	wait_gone "$SERVER_PID" 5
 	reap "$SERVER_PID"
 	assert_equal "$EXIT_STATUS" 0

@@ -15,12 +15,26 @@ run_clients() {
 	for i in $(seq "$1"); do assert_equal "$(cat "reply.$i")" "done"; done
 }
 
-@test "fork: -c N runs at most N at once, and N do run; nothing is refused" {
+# SIGCHLD ignored, as a caller's `trap '' CHLD` passes it on through exec.
+ignore_chld() {
+	trap '' CHLD
+}
+
+# limit_holds MODE: -c 3 with 8 clients: 3 run at once, never more, all served.
+limit_holds() {
 	write_counting_handler
-	start_server -m fork -c 3 127.0.0.1:0 -- ./count.sh
+	start_server -m "$1" -c 3 127.0.0.1:0 -- ./count.sh
 	run_clients 8
 	assert_equal "$(sort -n seen | tail -1)" 3
 	assert_equal "$(lines seen)" 8
+}
+
+@test "fork: -c N runs at most N at once, and N do run; nothing is refused" {
+	limit_holds fork
+}
+
+@test "thread: -c N runs at most N at once, and N do run; nothing is refused" {
+	limit_holds thread
 }
 
 @test "fork: the default limit lets many run at once" {
@@ -28,6 +42,46 @@ run_clients() {
 	start_server -m fork 127.0.0.1:0 -- ./count.sh
 	run_clients 6
 	[ "$(sort -n seen | tail -1)" -ge 4 ]
+}
+
+@test "thread: one worker thread per slot, kept for the next requests" {
+	start_server -m thread -c 2 127.0.0.1:0 -- echo hi
+	run client -n 30 "$ADDR" </dev/null
+	assert_output "hi"
+	# at most two workers, however many requests came
+	local workers
+	workers=$(cat /proc/"$SERVER_PID"/task/*/comm | grep -c '^ss-worker$')
+	[ "$workers" -ge 1 ] && [ "$workers" -le 2 ]
+	wait_until 10 test "$(children_of "$SERVER_PID" | wc -l)" -eq 0
+	assert_equal "$(zombies_of "$SERVER_PID")" 0
+}
+
+@test "thread: workers reap only their own child, with waitpid(pid); SIGCHLD is not taken" {
+	command -v strace >/dev/null || fail "strace is needed (see .ci/deps)"
+	local fifo=$BATS_TEST_TMPDIR/addr
+	mkfifo "$fifo"
+	# (LeakSanitizer cannot run under ptrace: the sanitizer build would exit 1)
+	ASAN_OPTIONS=detect_leaks=0 strace -f -qq -e trace=wait4,waitid,rt_sigprocmask -o trace \
+		"$SOCKSERVE" -m thread --print-address 127.0.0.1:0 -- echo hi >"$fifo" 2>>"$SERVER_ERR" 3>&- &
+	SERVER_PID=$!
+	STARTED_PIDS+=("$SERVER_PID")
+	read -r -t 10 ADDR <"$fifo"
+	run client -n 5 "$ADDR" </dev/null
+	assert_output "hi"
+	# strace passes sockserve's exit status on
+	kill -TERM "$(children_of "$SERVER_PID")"
+	reap "$SERVER_PID"
+	assert_equal "$EXIT_STATUS" 0
+	# each worker waits for its child's pid, then reaps that pid; nothing
+	# waits for any child (no wait4(-1, ...), no waitid(P_ALL, ...))
+	run grep -cE 'waitid\(P_PID, [1-9]' trace
+	assert_output 5
+	run grep -cE 'wait4\([1-9][0-9]*,' trace
+	assert_output 5
+	run grep -E 'wait4\(-1|P_ALL' trace
+	assert_failure
+	run grep -E 'rt_sigprocmask\(SIG_BLOCK, \[[^]]*CHLD' trace
+	assert_failure
 }
 
 @test "sync: one request at a time, the rest wait" {
@@ -82,4 +136,19 @@ run_clients() {
 	run client "$ADDR" </dev/null
 	assert_output "late"
 	kill -0 "$SERVER_PID"
+}
+
+@test "an ignored SIGCHLD inherited from the caller does not stop the reaping" {
+	# With SIGCHLD ignored the kernel would reap handlers itself, and a
+	# request would never be seen to end.
+	local m
+	for m in fork thread; do
+		: >"$SERVER_ERR"
+		start_server_after ignore_chld -m "$m" -v --once 127.0.0.1:0 -- echo hi
+		run client "$ADDR" </dev/null
+		assert_output "hi"
+		wait_until 10 log_has 'end, handler pid [0-9]+ exit 0'
+		reap "$SERVER_PID"
+		assert_equal "$EXIT_STATUS" 0
+	done
 }

@@ -3,7 +3,7 @@
  * [V6]:PORT, /path or @name), sends its stdin, half-closes, and copies the
  * reply to stdout until end of file, all under a time limit.
  *
- *   ssclient [-t stream|seqpacket|dgram] [-w SECONDS] [-H] [-n COUNT] [-b PATH] ADDRESS
+ *   ssclient [-t stream|seqpacket|dgram] [-w SECONDS] [-H] [-n COUNT] [-b PATH] [-s IP] ADDRESS
  *
  *   -w  give up after SECONDS (default 10): exit 3
  *   -H  hold: send nothing, do not half-close; wait for the server to close
@@ -11,6 +11,7 @@
  *       input; print the last reply
  *   -b  dgram over unix: bind to PATH (so a reply can come back)
  *   -R  reset: connect, then close with RST at once (SO_LINGER 0)
+ *   -s  inet: send from this source IP (127.0.0.2 and the like are loopback too)
  *
  * Exit: 0 reply read to end of file (dgram: a reply came), 1 error,
  * 3 time limit (dgram: no reply).
@@ -29,6 +30,7 @@
 #include <unistd.h>
 
 static int socktype = SOCK_STREAM;
+static const char *source_ip;
 static double limit_s = 10;
 static struct timespec started;
 
@@ -97,6 +99,32 @@ static socklen_t parse(const char *text, struct sockaddr_storage *ss)
 	return len;
 }
 
+/* -s: bind the client's socket to the source IP, any port. */
+static void bind_source(int fd, int family)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+
+	if (source_ip == NULL)
+		return;
+	memset(&ss, 0, sizeof(ss));
+	if (family == AF_INET6) {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+		sin6->sin6_family = AF_INET6;
+		len = sizeof(*sin6);
+		if (inet_pton(AF_INET6, source_ip, &sin6->sin6_addr) != 1)
+			errno = EINVAL, die(source_ip);
+	} else {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+		sin->sin_family = AF_INET;
+		len = sizeof(*sin);
+		if (inet_pton(AF_INET, source_ip, &sin->sin_addr) != 1)
+			errno = EINVAL, die(source_ip);
+	}
+	if (bind(fd, (struct sockaddr *)&ss, len) < 0)
+		die("bind");
+}
+
 static char *slurp(size_t *len)
 {
 	size_t cap = 65536, n = 0;
@@ -137,6 +165,7 @@ static int exchange(const struct sockaddr_storage *ss, socklen_t len, const char
 	int fd = socket(ss->ss_family, socktype | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		die("socket");
+	bind_source(fd, ss->ss_family);
 	if (connect(fd, (const struct sockaddr *)ss, len) < 0)
 		die("connect");
 	if (reset) {
@@ -187,6 +216,7 @@ static int datagram(const struct sockaddr_storage *ss, socklen_t len, const char
 	int fd = socket(ss->ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		die("socket");
+	bind_source(fd, ss->ss_family);
 	if (bind_path) {
 		struct sockaddr_storage b;
 		socklen_t blen = parse(bind_path, &b);
@@ -214,7 +244,7 @@ int main(int argc, char **argv)
 	const char *bind_path = NULL;
 
 	clock_gettime(CLOCK_MONOTONIC, &started);
-	while ((opt = getopt(argc, argv, "t:w:Hn:b:R")) != -1) {
+	while ((opt = getopt(argc, argv, "t:w:Hn:b:Rs:")) != -1) {
 		switch (opt) {
 		case 't':
 			socktype = strcmp(optarg, "dgram") == 0 ? SOCK_DGRAM
@@ -225,8 +255,9 @@ int main(int argc, char **argv)
 		case 'n': count = atol(optarg); break;
 		case 'b': bind_path = optarg; break;
 		case 'R': reset = 1; break;
+		case 's': source_ip = optarg; break;
 		default:
-			fprintf(stderr, "usage: ssclient [-t TYPE] [-w SECONDS] [-H] [-n COUNT] [-b PATH] [-R] ADDRESS\n");
+			fprintf(stderr, "usage: ssclient [-t TYPE] [-w SECONDS] [-H] [-n COUNT] [-b PATH] [-R] [-s IP] ADDRESS\n");
 			return 1;
 		}
 	}

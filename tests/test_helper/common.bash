@@ -29,6 +29,12 @@ teardown() {
 	for pid in "${STARTED_PIDS[@]}"; do
 		wait_gone "$pid" 10 || kill -KILL "$pid" 2>/dev/null
 	done
+	# A sanitizer build reports on stderr, also at exit: that fails the test.
+	if grep -qE 'ERROR: (Address|Leak|Thread)Sanitizer|WARNING: ThreadSanitizer|runtime error:' "$SERVER_ERR"; then
+		echo "sanitizer report in the server's stderr:" >&2
+		cat "$SERVER_ERR" >&2
+		return 1
+	fi
 	return 0
 }
 
@@ -64,9 +70,17 @@ wait_until() {
 # start_server [SOCKSERVE ARGS...]: run sockserve in the background with
 # --print-address; set SERVER_PID and ADDR once it listens.
 start_server() {
-	local fifo=$BATS_TEST_TMPDIR/addr.$RANDOM
+	start_server_after true "$@"
+}
+
+# start_server_after SETUP [SOCKSERVE ARGS...]: start_server, in a subshell
+# that runs the command SETUP first (to set a limit, a signal disposition...)
+# and then becomes sockserve.
+start_server_after() {
+	local setup=$1 fifo=$BATS_TEST_TMPDIR/addr.$RANDOM
+	shift
 	mkfifo "$fifo"
-	"$SOCKSERVE" --print-address "$@" >"$fifo" 2>>"$SERVER_ERR" 3>&- &
+	("$setup" && exec "$SOCKSERVE" --print-address "$@") >"$fifo" 2>>"$SERVER_ERR" 3>&- &
 	SERVER_PID=$!
 	STARTED_PIDS+=("$SERVER_PID")
 	ADDR=

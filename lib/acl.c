@@ -1,0 +1,241 @@
+/*
+ * Admission: which clients are served.  --allow and --deny are lists of
+ * address prefixes, checked in full for every new client (deny first; then,
+ * when there is an allow list, the client must match one of it).
+ *
+ * --max-per-ip keeps a count of the
+ * requests in progress per client IP in a hash table sized at start-up from
+ * the concurrency limit (there can never be more addresses in it than
+ * requests in progress), so admitting and ending a request does not allocate.
+ * An IPv4 client on a dual-stack socket (::ffff:a.b.c.d) counts as that IPv4
+ * address.
+ */
+#include "internal.h"
+
+#include <arpa/inet.h>
+#include <bsd/stdlib.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct ip_count {
+	struct ip_key key;
+	unsigned count; /* 0: empty */
+};
+
+static const uint8_t v4_mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+static bool is_v4(const struct ip_key *key)
+{
+	return memcmp(key->b, v4_mapped, sizeof(v4_mapped)) == 0;
+}
+
+bool ip_key_of(const struct sockaddr_storage *ss, struct ip_key *key)
+{
+
+	if (ss->ss_family == AF_INET) {
+		memcpy(key->b, v4_mapped, sizeof(v4_mapped));
+		memcpy(key->b + 12, &((const struct sockaddr_in *)ss)->sin_addr, 4);
+		return true;
+	}
+	if (ss->ss_family == AF_INET6) {
+		memcpy(key->b, &((const struct sockaddr_in6 *)ss)->sin6_addr, 16);
+		return true;
+	}
+	return false;
+}
+
+static size_t ip_hash(const struct ip_key *key)
+{
+	/* FNV-1a: clients cannot pick their address freely enough over TCP to
+	 * make collisions matter; the table is at most half full. */
+	uint64_t h = 1469598103934665603ULL;
+
+	for (size_t i = 0; i < sizeof(key->b); i++)
+		h = (h ^ key->b[i]) * 1099511628211ULL;
+	return (size_t)(h ^ (h >> 32));
+}
+
+int ip_counts_init(struct ip_counts *counts, unsigned limit)
+{
+	size_t size = 16;
+
+	while (size < 2 * (size_t)limit)
+		size *= 2;
+	counts->table = calloc(size, sizeof(struct ip_count));
+	counts->mask = size - 1;
+	return counts->table != NULL ? 0 : -1;
+}
+
+void ip_counts_free(struct ip_counts *counts)
+{
+	free(counts->table);
+	counts->table = NULL;
+}
+
+/* The key's place: where it is, or the empty place where it would go. */
+static size_t ip_find(const struct ip_counts *counts, const struct ip_key *key)
+{
+	size_t i = ip_hash(key) & counts->mask;
+
+	while (counts->table[i].count != 0 && memcmp(&counts->table[i].key, key, sizeof(*key)) != 0)
+		i = (i + 1) & counts->mask;
+	return i;
+}
+
+unsigned ip_counts_get(const struct ip_counts *counts, const struct ip_key *key)
+{
+	return counts->table[ip_find(counts, key)].count;
+}
+
+void ip_counts_add(struct ip_counts *counts, const struct ip_key *key)
+{
+	struct ip_count *c = &counts->table[ip_find(counts, key)];
+
+	c->key = *key;
+	c->count++;
+}
+
+/* One fewer; an entry that drops to 0 is removed by shifting back the
+ * entries after it that were displaced past it (linear probing's deletion,
+ * which needs no tombstones). */
+void ip_counts_remove(struct ip_counts *counts, const struct ip_key *key)
+{
+	size_t hole = ip_find(counts, key);
+
+	if (counts->table[hole].count == 0 || --counts->table[hole].count != 0)
+		return;
+	for (size_t i = (hole + 1) & counts->mask; counts->table[i].count != 0; i = (i + 1) & counts->mask) {
+		size_t home = ip_hash(&counts->table[i].key) & counts->mask;
+		/* Move entry i into the hole unless its home lies in (hole, i]. */
+		bool stays = hole <= i ? (home > hole && home <= i) : (home > hole || home <= i);
+		if (!stays) {
+			counts->table[hole] = counts->table[i];
+			counts->table[i].count = 0;
+			hole = i;
+		}
+	}
+}
+
+/* ---- --allow and --deny ---- */
+
+/* "10.0.0.0/8", "::1/128", or a bare address (a host).  Host bits beyond the
+ * prefix are ignored, as most tools do. */
+static int cidr_parse(const char *option, const char *text, struct cidr *out, struct ss_error *err)
+{
+	char addr[INET6_ADDRSTRLEN];
+	const char *slash = strchr(text, '/');
+	size_t len = slash != NULL ? (size_t)(slash - text) : strlen(text);
+	struct in_addr v4;
+	unsigned max;
+
+	if (len >= sizeof(addr)) {
+		ss_error_set(err, SS_ERR_USAGE, "%s '%s': not an IPv4 or IPv6 address", option, text);
+		return -1;
+	}
+	memcpy(addr, text, len);
+	addr[len] = '\0';
+	out->text = text;
+	if (inet_pton(AF_INET, addr, &v4) == 1) {
+		memcpy(out->net.b, v4_mapped, sizeof(v4_mapped));
+		memcpy(out->net.b + 12, &v4, 4);
+		out->v4 = true;
+		max = 32;
+	} else if (inet_pton(AF_INET6, addr, out->net.b) == 1) {
+		out->v4 = false;
+		max = 128;
+	} else {
+		ss_error_set(err, SS_ERR_USAGE, "%s '%s': not an IPv4 or IPv6 address", option, text);
+		return -1;
+	}
+	out->bits = max;
+	if (slash != NULL) {
+		const char *problem = NULL;
+		long long n = slash[1] >= '0' && slash[1] <= '9' ? strtonum(slash + 1, 0, max, &problem) : -1;
+		if (n < 0 || problem != NULL) {
+			ss_error_set(err, SS_ERR_USAGE, "%s '%s': the prefix length must be 0 to %u", option, text, max);
+			return -1;
+		}
+		out->bits = (unsigned)n;
+	}
+	/* In the 16-byte form an IPv4 prefix follows the 96 bits of ::ffff:0:0. */
+	if (out->v4)
+		out->bits += 96;
+	return 0;
+}
+
+static bool cidr_match(const struct cidr *c, const struct ip_key *key, bool v4)
+{
+	unsigned full = c->bits / 8, rest = c->bits % 8;
+
+	/* An IPv6 rule is not about IPv4 clients, even dual-stack ones. */
+	if (c->v4 != v4)
+		return false;
+	if (memcmp(c->net.b, key->b, full) != 0)
+		return false;
+	if (rest == 0)
+		return true;
+	uint8_t mask = (uint8_t)(0xff << (8 - rest));
+	return (c->net.b[full] & mask) == (key->b[full] & mask);
+}
+
+static int cidr_list(const char *option, const char *const *texts, struct cidr **list, size_t *count,
+                     struct ss_error *err)
+{
+	size_t n = 0;
+
+	while (texts != NULL && texts[n] != NULL)
+		n++;
+	*count = 0;
+	*list = NULL;
+	if (n == 0)
+		return 0;
+	*list = reallocarray(NULL, n, sizeof(struct cidr));
+	if (*list == NULL) {
+		ss_error_set(err, SS_ERR_START, "out of memory");
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (cidr_parse(option, texts[i], &(*list)[i], err) < 0)
+			return -1;
+	*count = n;
+	return 0;
+}
+
+int acl_init(struct acl *acl, const struct ss_config *cfg, struct ss_error *err)
+{
+	if (cidr_list("--allow", cfg->allow, &acl->allow, &acl->allow_count, err) < 0 ||
+	    cidr_list("--deny", cfg->deny, &acl->deny, &acl->deny_count, err) < 0)
+		return -1;
+	return 0;
+}
+
+void acl_free(struct acl *acl)
+{
+	free(acl->allow);
+	free(acl->deny);
+	acl->allow = acl->deny = NULL;
+	acl->allow_count = acl->deny_count = 0;
+}
+
+bool acl_active(const struct acl *acl)
+{
+	return acl->allow_count != 0 || acl->deny_count != 0;
+}
+
+const struct cidr *acl_refuse(const struct acl *acl, const struct ip_key *key, bool *denied)
+{
+	static const struct cidr not_allowed = { .text = "" };
+	bool v4 = is_v4(key);
+
+	*denied = true;
+	for (size_t i = 0; i < acl->deny_count; i++)
+		if (cidr_match(&acl->deny[i], key, v4))
+			return &acl->deny[i];
+	*denied = false;
+	if (acl->allow_count == 0)
+		return NULL;
+	for (size_t i = 0; i < acl->allow_count; i++)
+		if (cidr_match(&acl->allow[i], key, v4))
+			return NULL;
+	return &not_allowed;
+}

@@ -1,0 +1,268 @@
+/*
+ * Thread mode (socketserver's ThreadingMixIn).  Each request slot has a worker
+ * thread, started the first time the slot is used and kept for the requests
+ * after it, so the steady state creates no threads.  The worker spawns its
+ * request's handler itself (posix_spawn, which does not copy the address space;
+ * spawns in different workers run on different cores), feeds and collects it
+ * in datagram mode, and reaps only its own child, with waitpid(pid).  It then
+ * hands the request back to the event loop through an eventfd; the loop logs,
+ * counts, sends a datagram's reply and frees the slot, as in the other modes.
+ *
+ * Signals to a handler (--timeout, the end of --grace) come from the event loop
+ * under the pool's lock, and a worker reaps under the same lock after waiting
+ * without reaping (WNOWAIT): a pid is never signalled once it has been reaped,
+ * so a signal cannot reach a process that was given a recycled pid.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <semaphore.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* A worker only waits, spawns and copies through small buffers. */
+#define WORKER_STACK (256 * 1024)
+
+struct worker {
+	pthread_t thread;
+	sem_t go;             /* posted when the slot has a request, or to quit */
+	bool quit;
+	int error;            /* the handler could not run: an errno value */
+	struct ss_server *srv;
+	struct request *req;
+	struct worker *done_next;
+};
+
+struct pool {
+	pthread_mutex_t lock;  /* pids and reaping; the done list */
+	pthread_attr_t attr;
+	int event_fd;          /* a worker finished: the loop reads the done list */
+	struct watch done_w;
+	struct worker *done;   /* finished requests, newest first */
+};
+
+static unsigned thread_limit(const struct ss_config *cfg)
+{
+	return cfg->max_children;
+}
+
+static int serve(struct ss_server *srv, struct request *req);
+
+/* A slot's thread: one request after another, until told to quit. */
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct pool *pool = w->srv->pool;
+	uint64_t one = 1;
+
+	pthread_setname_np(pthread_self(), "ss-worker");
+	for (;;) {
+		while (sem_wait(&w->go) < 0 && errno == EINTR)
+			;
+		if (w->quit)
+			return NULL;
+		w->error = serve(w->srv, w->req);
+		pthread_mutex_lock(&pool->lock);
+		w->done_next = pool->done;
+		pool->done = w;
+		pthread_mutex_unlock(&pool->lock);
+		/* Cannot fail short of a counter overflow: the loop reads it. */
+		(void)!write(pool->event_fd, &one, sizeof(one));
+	}
+}
+
+/* The handler runs as pid: publish it to the event loop, send a signal asked
+ * for meanwhile, and log the start. */
+static void worker_spawned(struct ss_server *srv, struct request *req, pid_t pid)
+{
+	pthread_mutex_lock(&srv->pool->lock);
+	req->pid = pid;
+	if (req->pending_signal != 0)
+		kill(-pid, req->pending_signal);
+	pthread_mutex_unlock(&srv->pool->lock);
+	request_log_start(srv, req);
+}
+
+/* Wait for pid to exit and reap it, never anyone else's child. */
+static void worker_reap(struct ss_server *srv, struct request *req, pid_t pid)
+{
+	siginfo_t info;
+
+	/* Wait for the exit but leave the zombie: until it is reaped below,
+	 * under the lock, the pid cannot be reused. */
+	while (waitid(P_PID, (id_t)pid, &info, WEXITED | WNOWAIT) < 0 && errno == EINTR)
+		;
+	pthread_mutex_lock(&srv->pool->lock);
+	while (waitpid(pid, &req->wstatus, 0) < 0 && errno == EINTR)
+		;
+	req->reaped = true;
+	pthread_mutex_unlock(&srv->pool->lock);
+}
+
+/* One request, in its worker: 0 once the handler has run and been reaped
+ * (its status in req->wstatus), or an errno value if it could not run. */
+static int serve(struct ss_server *srv, struct request *req)
+{
+	pid_t pid;
+	int rc = srv->handler->spawn(srv, req, &pid);
+
+	if (rc != 0)
+		return rc;
+	worker_spawned(srv, req, pid);
+	if (srv->handler->pump != NULL)
+		srv->handler->pump(srv, req, pid);
+	worker_reap(srv, req, pid);
+	return 0;
+}
+
+static pid_t thread_signal(struct ss_server *srv, struct request *req, int sig)
+{
+	pid_t pid;
+
+	pthread_mutex_lock(&srv->pool->lock);
+	pid = req->pid;
+	if (pid > 0 && !req->reaped)
+		kill(-pid, sig);
+	else if (pid == 0 && (req->pending_signal == 0 || sig == SIGKILL))
+		req->pending_signal = sig; /* sent by worker_spawned */
+	pthread_mutex_unlock(&srv->pool->lock);
+	return pid;
+}
+
+/* The event loop's side: finish what the workers hand back, oldest first. */
+static void on_done(struct ss_server *srv, struct watch *watch, uint32_t events)
+{
+	struct pool *pool = srv->pool;
+	struct worker *list, *oldest_first = NULL;
+	uint64_t count;
+
+	(void)watch;
+	(void)events;
+	if (read(pool->event_fd, &count, sizeof(count)) < 0)
+		return;
+	pthread_mutex_lock(&pool->lock);
+	list = pool->done;
+	pool->done = NULL;
+	pthread_mutex_unlock(&pool->lock);
+	while (list != NULL) {
+		struct worker *next = list->done_next;
+		list->done_next = oldest_first;
+		oldest_first = list;
+		list = next;
+	}
+	for (struct worker *w = oldest_first, *next; w != NULL; w = next) {
+		next = w->done_next;
+		if (w->error != 0)
+			request_failed(srv, w->req, w->error);
+		else
+			request_end(srv, w->req, w->req->wstatus);
+	}
+}
+
+/* The slot's worker, started on the slot's first request. */
+static struct worker *worker_for(struct ss_server *srv, struct request *req)
+{
+	struct worker *w = req->worker;
+	int rc;
+
+	if (w != NULL)
+		return w;
+	w = calloc(1, sizeof(*w));
+	if (w == NULL)
+		return NULL;
+	w->srv = srv;
+	w->req = req;
+	if (sem_init(&w->go, 0, 0) < 0) {
+		free(w);
+		return NULL;
+	}
+	rc = pthread_create(&w->thread, &srv->pool->attr, worker_main, w);
+	if (rc != 0) {
+		sem_destroy(&w->go);
+		free(w);
+		errno = rc;
+		return NULL;
+	}
+	req->worker = w;
+	return w;
+}
+
+static void thread_dispatch(struct ss_server *srv, struct request *req)
+{
+	struct worker *w = worker_for(srv, req);
+
+	if (w == NULL) {
+		request_failed(srv, req, errno);
+		return;
+	}
+	request_track(srv, req);
+	sem_post(&w->go);
+}
+
+static int thread_open(struct ss_server *srv, struct ss_error *err)
+{
+	struct pool *pool = calloc(1, sizeof(*pool));
+	size_t stack = WORKER_STACK < PTHREAD_STACK_MIN ? PTHREAD_STACK_MIN : WORKER_STACK;
+
+	if (pool == NULL) {
+		ss_error_set(err, SS_ERR_START, "out of memory");
+		return -1;
+	}
+	srv->pool = pool;
+	pthread_mutex_init(&pool->lock, NULL);
+	pthread_attr_init(&pool->attr);
+	pthread_attr_setstacksize(&pool->attr, stack);
+	pool->event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	pool->done_w = (struct watch){ .fd = pool->event_fd, .fn = on_done };
+	if (pool->event_fd < 0 || loop_set(&srv->loop, &pool->done_w, EPOLLIN) < 0) {
+		ss_error_set(err, SS_ERR_START, "cannot set up thread mode: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Stop every worker.  After a normal run they are all idle; after a failed
+ * one, their handlers are killed first so that they come back. */
+static void thread_close(struct ss_server *srv)
+{
+	struct pool *pool = srv->pool;
+
+	if (pool == NULL)
+		return;
+	for (struct request *r = srv->active.next; r != NULL && r != &srv->active; r = r->next)
+		thread_signal(srv, r, SIGKILL);
+	for (unsigned i = 0; i < srv->limit; i++) {
+		struct worker *w = srv->slots[i].worker;
+		if (w == NULL)
+			continue;
+		w->quit = true;
+		sem_post(&w->go);
+		pthread_join(w->thread, NULL);
+		sem_destroy(&w->go);
+		free(w);
+		srv->slots[i].worker = NULL;
+	}
+	if (pool->event_fd >= 0)
+		close(pool->event_fd);
+	pthread_mutex_destroy(&pool->lock);
+	pthread_attr_destroy(&pool->attr);
+	free(pool);
+	srv->pool = NULL;
+}
+
+const struct mode mode_thread = {
+	.name = "thread",
+	.limit = thread_limit,
+	.open = thread_open,
+	.dispatch = thread_dispatch,
+	.children = NULL,
+	.signal = thread_signal,
+	.close = thread_close,
+};
