@@ -16,7 +16,7 @@ WARNINGS = -Wall -Wextra -Wshadow -Wformat=2 -Wmissing-prototypes -Wstrict-proto
 DEPFLAGS = -MMD -MP
 ALL_CFLAGS = -std=gnu11 -D_GNU_SOURCE -pthread $(WARNINGS) $(CFLAGS) \
              $(shell $(PKG_CONFIG) --cflags popt libbsd 2>/dev/null)
-LIBS = $(shell $(PKG_CONFIG) --libs popt libbsd 2>/dev/null) -pthread -lm
+LIBS = $(shell $(PKG_CONFIG) --libs popt libbsd 2>/dev/null) -pthread
 
 # SANITIZE=1: AddressSanitizer and UBSan; SANITIZE=thread: ThreadSanitizer.
 SANITIZE ?= 0
@@ -38,7 +38,7 @@ CLI_SRC = $(wildcard cli/*.c)
 LIB_OBJ = $(LIB_SRC:%.c=$(OUT)/%.o)
 CLI_OBJ = $(CLI_SRC:%.c=$(OUT)/%.o)
 HELPERS = build/helpers/ssclient build/helpers/probe
-BENCH_TOOLS = build/bench/load build/bench/ok build/bench/echo build/bench/direct build/bench/spawnloop
+BENCH_TOOLS = build/bench/load build/bench/ok build/bench/echo build/bench/reply build/bench/direct build/bench/spawnloop
 
 ifneq ($(SANITIZE),0)
 PROGRAM ?= $(OUT)/sockserve
@@ -70,7 +70,7 @@ helpers: $(HELPERS)
 
 # The benchmark's programs: the handlers are static, so that exec costs the
 # same under every tool and nothing of the dynamic loader is measured.
-build/bench/ok build/bench/echo: build/bench/%: tests/bench/%.c
+build/bench/ok build/bench/echo build/bench/reply: build/bench/%: tests/bench/%.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -D_GNU_SOURCE $(WARNINGS) -O2 -static -o $@ $<
 

@@ -82,12 +82,26 @@ static int build_argv(struct spawn_plan *plan, const struct ss_config *cfg)
 	return 0;
 }
 
+/* The signals exec(2) would leave ignored: those ignored now (inherited),
+ * and SIGPIPE, which sockserve ignores once it runs.  A caught signal needs
+ * nothing: exec resets it.  Only these need a sigaction in the child. */
+static void ignored_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGPIPE);
+	for (int sig = 1; sig < NSIG; sig++) {
+		struct sigaction sa;
+		if (sigaction(sig, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN)
+			sigaddset(set, sig);
+	}
+}
+
 static int build_attr(struct spawn_plan *plan)
 {
-	sigset_t all, none;
+	sigset_t ignored, none;
 	short flags = POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETPGROUP;
 
-	sigfillset(&all);
+	ignored_signals(&ignored);
 	sigemptyset(&none);
 	if (posix_spawnattr_init(&plan->attr) != 0)
 		return -1;
@@ -97,7 +111,7 @@ static int build_attr(struct spawn_plan *plan)
 	 * signalfd), and a process group of the handler's own, so that a timeout
 	 * or a drain reaches whatever the handler started. */
 	if (posix_spawnattr_setflags(&plan->attr, flags) != 0 ||
-	    posix_spawnattr_setsigdefault(&plan->attr, &all) != 0 ||
+	    posix_spawnattr_setsigdefault(&plan->attr, &ignored) != 0 ||
 	    posix_spawnattr_setsigmask(&plan->attr, &none) != 0 ||
 	    posix_spawnattr_setpgroup(&plan->attr, 0) != 0)
 		return -1;

@@ -1,0 +1,419 @@
+/*
+ * load: the benchmark's load generator.  Every mode is bounded in count and
+ * in time, and talks only to the address it is given (loopback or a unix
+ * socket).  It prints one line of "key=value" results on stdout.
+ *
+ *   load conn  [-n N] [-c C] [-q REQUEST] [-x EXPECT] [-T SECONDS] ADDRESS
+ *       N connections, C at a time: connect, send REQUEST, half-close, read
+ *       to end of file, check the reply is EXPECT (default: "ok\n"; "*":
+ *       anything).
+ *       Prints rate=conn/s p50_ms= p99_ms= max_ms= and errors by kind.
+ *   load tput  [-b BYTES] [-T SECONDS] ADDRESS
+ *       one connection to an echo handler: send BYTES of a pattern while
+ *       reading them back, check every byte; prints mb_s=.
+ *   load dgram [-n N] [-c C] [-q REQUEST] [-x EXPECT] [-w MS] [-T SECONDS] ADDRESS
+ *       N request/reply exchanges over UDP (or a unix datagram socket), C
+ *       clients at a time, each reply awaited up to MS (default 1000);
+ *       a reply that does not come is counted as lost.
+ *   load hold  [-c C] [-T SECONDS] ADDRESS
+ *       open C connections at once and keep them until stdin closes (or the
+ *       time limit); prints held= once they are all connected.
+ *
+ * ADDRESS is HOST:PORT, [V6]:PORT or a unix path (containing '/').
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+/* 0 is success: every failure has a kind of its own. */
+enum err_kind { E_NONE, E_CONNECT, E_RESET, E_MISMATCH, E_TIMEOUT, E_LOST, E_OTHER, E_KINDS };
+static const char *const err_names[E_KINDS] = { "none", "connect", "reset", "mismatch", "timeout", "lost", "other" };
+
+static struct sockaddr_storage target;
+static socklen_t target_len;
+static const char *request = "";
+static const char *expect = "ok\n";
+static bool any_reply; /* -x '*': whatever comes back */
+static long total = 1000;
+static int clients = 1;
+static double limit_s = 60;
+static int reply_wait_ms = 1000;
+static long long tput_bytes = 1LL << 30;
+
+static atomic_long next_index;
+static atomic_long errors[E_KINDS];
+static double *latencies_ms; /* one per request, -1 for failed */
+static double started_at;
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int left_ms(void)
+{
+	double left = limit_s - (now_s() - started_at);
+	return left <= 0 ? 0 : (int)(left * 1000) + 1;
+}
+
+static void parse_address(const char *text, int socktype)
+{
+	memset(&target, 0, sizeof(target));
+	if (strchr(text, '/') != NULL) {
+		struct sockaddr_un *sun = (struct sockaddr_un *)&target;
+		sun->sun_family = AF_UNIX;
+		if (strlen(text) >= sizeof(sun->sun_path)) {
+			fprintf(stderr, "load: path too long\n");
+			exit(2);
+		}
+		strcpy(sun->sun_path, text);
+		target_len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(text) + 1);
+		return;
+	}
+	char host[256];
+	const char *port;
+	if (text[0] == '[') {
+		const char *close = strchr(text, ']');
+		if (close == NULL || close[1] != ':')
+			goto bad;
+		snprintf(host, sizeof(host), "%.*s", (int)(close - text - 1), text + 1);
+		port = close + 2;
+	} else {
+		const char *colon = strrchr(text, ':');
+		if (colon == NULL)
+			goto bad;
+		snprintf(host, sizeof(host), "%.*s", (int)(colon - text), text);
+		port = colon + 1;
+	}
+	struct addrinfo hints = { .ai_socktype = socktype, .ai_flags = AI_NUMERICHOST };
+	struct addrinfo *res;
+	if (getaddrinfo(host, port, &hints, &res) != 0)
+		goto bad;
+	memcpy(&target, res->ai_addr, res->ai_addrlen);
+	target_len = res->ai_addrlen;
+	freeaddrinfo(res);
+	return;
+bad:
+	fprintf(stderr, "load: bad address '%s'\n", text);
+	exit(2);
+}
+
+/* Wait for events on fd until the time limit: 1 ready, 0 timed out. */
+static int wait_fd(int fd, short events, int max_ms)
+{
+	struct pollfd p = { .fd = fd, .events = events };
+	for (;;) {
+		int ms = left_ms();
+		if (max_ms >= 0 && max_ms < ms)
+			ms = max_ms;
+		int rc = poll(&p, 1, ms);
+		if (rc > 0)
+			return 1;
+		if (rc == 0)
+			return 0;
+		if (errno != EINTR)
+			return 0;
+	}
+}
+
+/* One connection's exchange: 0 or an error kind. */
+static int exchange(void)
+{
+	size_t req_len = strlen(request), exp_len = strlen(expect), got = 0;
+	char buf[4096];
+	int fd = socket(target.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int result = 0;
+
+	if (fd < 0)
+		return E_OTHER;
+	if (connect(fd, (struct sockaddr *)&target, target_len) < 0) {
+		close(fd);
+		return E_CONNECT;
+	}
+	if (req_len > 0 && send(fd, request, req_len, MSG_NOSIGNAL) != (ssize_t)req_len)
+		result = E_RESET;
+	shutdown(fd, SHUT_WR);
+	while (result == 0) {
+		if (!wait_fd(fd, POLLIN, -1)) {
+			result = E_TIMEOUT;
+			break;
+		}
+		ssize_t n = recv(fd, buf, sizeof(buf), 0);
+		if (n == 0)
+			break;
+		if (n < 0) {
+			result = errno == ECONNRESET ? E_RESET : E_OTHER;
+			break;
+		}
+		if (!any_reply && (got + (size_t)n > exp_len || memcmp(buf, expect + got, (size_t)n) != 0))
+			result = E_MISMATCH;
+		got += (size_t)n;
+	}
+	if (result == 0 && got != exp_len && !any_reply)
+		result = E_MISMATCH;
+	close(fd);
+	return result;
+}
+
+/* One datagram exchange on the client's own socket: 0 or an error kind. */
+static int dgram_exchange(int fd)
+{
+	char buf[65536];
+	size_t req_len = strlen(request), exp_len = strlen(expect);
+
+	if (send(fd, request, req_len, 0) != (ssize_t)req_len)
+		return E_OTHER;
+	for (;;) {
+		if (!wait_fd(fd, POLLIN, reply_wait_ms))
+			return E_LOST;
+		ssize_t n = recv(fd, buf, sizeof(buf), 0);
+		if (n < 0)
+			return errno == ECONNREFUSED ? E_CONNECT : E_OTHER;
+		return any_reply || ((size_t)n == exp_len && memcmp(buf, expect, exp_len) == 0) ? 0 : E_MISMATCH;
+	}
+}
+
+static int dgram_socket(void)
+{
+	int fd = socket(target.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -1;
+	if (target.ss_family == AF_UNIX) {
+		/* a unix datagram client needs an address for the reply */
+		struct sockaddr_un me = { .sun_family = AF_UNIX };
+		snprintf(me.sun_path, sizeof(me.sun_path), "/tmp/load.%d.%lu", getpid(),
+		         (unsigned long)pthread_self() % 1000003);
+		unlink(me.sun_path);
+		if (bind(fd, (struct sockaddr *)&me, sizeof(me)) < 0)
+			return -1;
+	}
+	if (connect(fd, (struct sockaddr *)&target, target_len) < 0)
+		return -1;
+	return fd;
+}
+
+static void *client_main(void *arg)
+{
+	bool dgram = arg != NULL;
+	int fd = dgram ? dgram_socket() : -1;
+
+	if (dgram && fd < 0) {
+		atomic_fetch_add(&errors[E_OTHER], 1);
+		return NULL;
+	}
+	for (;;) {
+		long i = atomic_fetch_add(&next_index, 1);
+		if (i >= total || left_ms() == 0)
+			break;
+		double t0 = now_s();
+		int rc = dgram ? dgram_exchange(fd) : exchange();
+		if (rc != 0) {
+			atomic_fetch_add(&errors[rc], 1);
+			latencies_ms[i] = -1;
+		} else {
+			latencies_ms[i] = (now_s() - t0) * 1000.0;
+		}
+	}
+	if (fd >= 0) {
+		if (target.ss_family == AF_UNIX) {
+			struct sockaddr_un me;
+			socklen_t len = sizeof(me);
+			if (getsockname(fd, (struct sockaddr *)&me, &len) == 0)
+				unlink(me.sun_path);
+		}
+		close(fd);
+	}
+	return NULL;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+static int run_clients(bool dgram)
+{
+	pthread_t *threads = calloc((size_t)clients, sizeof(pthread_t));
+	long done, ok = 0, failed = 0;
+	double elapsed;
+
+	latencies_ms = calloc((size_t)total, sizeof(double));
+	if (threads == NULL || latencies_ms == NULL)
+		return 2;
+	started_at = now_s();
+	for (int i = 0; i < clients; i++)
+		pthread_create(&threads[i], NULL, client_main, dgram ? (void *)1 : NULL);
+	for (int i = 0; i < clients; i++)
+		pthread_join(threads[i], NULL);
+	elapsed = now_s() - started_at;
+	done = atomic_load(&next_index) < total ? atomic_load(&next_index) : total;
+	/* keep the successful latencies, sorted */
+	for (long i = 0; i < done; i++) {
+		if (latencies_ms[i] >= 0)
+			latencies_ms[ok++] = latencies_ms[i];
+		else
+			failed++;
+	}
+	qsort(latencies_ms, (size_t)ok, sizeof(double), cmp_double);
+	printf("n=%ld ok=%ld seconds=%.3f rate=%.1f", done, ok, elapsed, (double)ok / elapsed);
+	if (ok > 0)
+		printf(" p50_ms=%.3f p99_ms=%.3f max_ms=%.3f", latencies_ms[ok / 2],
+		       latencies_ms[(long)((double)(ok - 1) * 0.99)], latencies_ms[ok - 1]);
+	for (int k = E_CONNECT; k < E_KINDS; k++)
+		if (atomic_load(&errors[k]) > 0)
+			printf(" err_%s=%ld", err_names[k], atomic_load(&errors[k]));
+	printf("\n");
+	free(threads);
+	return done < total || failed > 0 ? 1 : 0;
+}
+
+/* The bytes sent: a 64 KiB block of noise, repeated, kept twice over so that
+ * any stretch of up to 64 KiB starting anywhere in it is one memcmp. */
+#define BLOCK (1 << 16)
+static unsigned char pattern[2 * BLOCK];
+
+static int throughput(void)
+{
+	static unsigned char in[BLOCK];
+	long long sent = 0, got = 0;
+	int fd = socket(target.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	uint32_t x = 2463534242u;
+
+	for (size_t i = 0; i < BLOCK; i++) {
+		x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+		pattern[i] = pattern[i + BLOCK] = (unsigned char)x;
+	}
+	started_at = now_s();
+	if (fd < 0 || (connect(fd, (struct sockaddr *)&target, target_len) < 0 && errno != EINPROGRESS)) {
+		printf("mb_s=0 err_connect=1\n");
+		return 1;
+	}
+	while (got < tput_bytes) {
+		struct pollfd p = { .fd = fd, .events = POLLIN | (sent < tput_bytes ? POLLOUT : 0) };
+		if (poll(&p, 1, left_ms()) <= 0) {
+			printf("mb_s=0 err_timeout=1 got=%lld\n", got);
+			return 1;
+		}
+		if ((p.revents & POLLOUT) && sent < tput_bytes) {
+			size_t n = BLOCK;
+			if ((long long)n > tput_bytes - sent)
+				n = (size_t)(tput_bytes - sent);
+			ssize_t w = send(fd, pattern + sent % BLOCK, n, MSG_NOSIGNAL);
+			if (w > 0)
+				sent += w;
+			if (sent == tput_bytes)
+				shutdown(fd, SHUT_WR);
+		}
+		if (p.revents & (POLLIN | POLLHUP | POLLERR)) {
+			ssize_t r = recv(fd, in, sizeof(in), 0);
+			if (r == 0 || (r < 0 && errno != EAGAIN)) {
+				printf("mb_s=0 err_%s=1 got=%lld sent=%lld\n",
+				       r < 0 && errno == ECONNREFUSED ? "connect" : "reset", got, sent);
+				return 1;
+			}
+			if (r > 0 && memcmp(in, pattern + got % BLOCK, (size_t)r) != 0) {
+				printf("mb_s=0 err_mismatch=1 near=%lld\n", got);
+				return 1;
+			}
+			if (r > 0)
+				got += r;
+		}
+	}
+	double elapsed = now_s() - started_at;
+	printf("bytes=%lld seconds=%.3f mb_s=%.1f\n", got, elapsed, (double)got / elapsed / 1e6);
+	close(fd);
+	return 0;
+}
+
+static int hold(void)
+{
+	int *fds = calloc((size_t)clients, sizeof(int));
+	int held = 0;
+	char c;
+
+	started_at = now_s();
+	/* Connect all at once, without blocking: a server that stops accepting
+	 * must not stall the benchmark past its time limit. */
+	for (int i = 0; fds != NULL && i < clients; i++) {
+		fds[i] = socket(target.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+		if (fds[i] >= 0 && connect(fds[i], (struct sockaddr *)&target, target_len) < 0 &&
+		    errno != EINPROGRESS && errno != EAGAIN) {
+			close(fds[i]);
+			fds[i] = -1;
+		}
+	}
+	for (int i = 0; fds != NULL && i < clients; i++) {
+		int error = 0;
+		socklen_t len = sizeof(error);
+		if (fds[i] >= 0 && wait_fd(fds[i], POLLOUT, -1) &&
+		    getsockopt(fds[i], SOL_SOCKET, SO_ERROR, &error, &len) == 0 && error == 0)
+			held++;
+	}
+	printf("held=%d\n", held);
+	fflush(stdout);
+	/* until stdin ends or the time limit */
+	struct pollfd p = { .fd = 0, .events = POLLIN };
+	if (poll(&p, 1, left_ms()) > 0)
+		(void)!read(0, &c, 1);
+	for (int i = 0; fds != NULL && i < clients; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	free(fds);
+	return held == clients ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+	int opt;
+
+	if (argc < 2) {
+		fprintf(stderr, "usage: load conn|tput|dgram|hold [options] ADDRESS\n");
+		return 2;
+	}
+	const char *mode = argv[1];
+	optind = 2;
+	while ((opt = getopt(argc, argv, "n:c:q:x:T:b:w:")) != -1) {
+		switch (opt) {
+		case 'n': total = atol(optarg); break;
+		case 'c': clients = atoi(optarg); break;
+		case 'q': request = optarg; break;
+		case 'x': expect = optarg; break;
+		case 'T': limit_s = atof(optarg); break;
+		case 'b': tput_bytes = atoll(optarg); break;
+		case 'w': reply_wait_ms = atoi(optarg); break;
+		default: return 2;
+		}
+	}
+	if (optind != argc - 1 || total < 1 || clients < 1) {
+		fprintf(stderr, "load: one ADDRESS expected\n");
+		return 2;
+	}
+	any_reply = strcmp(expect, "*") == 0;
+	bool is_dgram = strcmp(mode, "dgram") == 0;
+	parse_address(argv[optind], is_dgram ? SOCK_DGRAM : SOCK_STREAM);
+	if (strcmp(mode, "conn") == 0 || is_dgram)
+		return run_clients(is_dgram);
+	if (strcmp(mode, "tput") == 0)
+		return throughput();
+	if (strcmp(mode, "hold") == 0)
+		return hold();
+	fprintf(stderr, "load: unknown mode '%s'\n", mode);
+	return 2;
+}
