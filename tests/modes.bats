@@ -100,10 +100,13 @@ limit_holds() {
 	assert_equal "$(zombies_of "$SERVER_PID")" 0
 }
 
-@test "a handler that cannot be run at request time is reported; serving goes on" {
+# unrunnable MODE: the command vanishes between requests; the failure is
+# logged, counted and forgotten (nothing stays "in progress"), and serving
+# goes on once it is back.
+unrunnable() {
 	printf '#!/bin/sh\necho ran\n' >h.sh
 	chmod +x h.sh
-	start_server -m "$MODE" 127.0.0.1:0 -- ./h.sh
+	start_server -m "$1" 127.0.0.1:0 -- ./h.sh
 	run client "$ADDR" </dev/null
 	assert_output "ran"
 	rm h.sh
@@ -115,6 +118,16 @@ limit_holds() {
 	chmod +x h.sh
 	run client "$ADDR" </dev/null
 	assert_output "again"
+	kill -USR1 "$SERVER_PID"
+	wait_until 10 log_has 'status: 0 in progress, 2 handled, 1 failed'
+}
+
+@test "fork: a handler that cannot be run at request time is reported; serving goes on" {
+	unrunnable fork
+}
+
+@test "thread: a handler that cannot be run at request time is reported; serving goes on" {
+	unrunnable thread
 }
 
 @test "crashing and failing handlers are logged at the default level; serving goes on" {
