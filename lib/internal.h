@@ -9,7 +9,7 @@
 
 #include <bsd/libutil.h>
 #include <netinet/in.h>
-#include <spawn.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -136,8 +136,9 @@ int64_t now_us(void);
 struct spawn_plan {
 	char *path;         /* resolved once at start-up */
 	char **argv;
-	posix_spawnattr_t attr;
-	bool attr_ready;
+	int ignored[NSIG];  /* the signals exec would leave ignored */
+	int nignored;
+	int fd_limit;       /* where closing inherited fds may stop (no close_range) */
 };
 
 int spawn_plan_init(struct spawn_plan *plan, const struct ss_config *cfg, struct ss_error *err);

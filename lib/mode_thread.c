@@ -2,7 +2,7 @@
  * Thread mode (socketserver's ThreadingMixIn).  Each request slot has a worker
  * thread, started the first time the slot is used and kept for the requests
  * after it, so the steady state creates no threads.  The worker spawns its
- * request's handler itself (posix_spawn, which does not copy the address space;
+ * request's handler itself (spawn.c, which does not copy the address space;
  * spawns in different workers run on different cores), feeds and collects it
  * in datagram mode, and reaps only its own child, with waitpid(pid).  It then
  * hands the request back to the event loop through an eventfd; the loop logs,
