@@ -12,9 +12,113 @@
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#ifdef SS_FILES_ONLY
+/*
+ * The static build (make STATIC=1) reads /etc/passwd and /etc/group itself:
+ * the C library's NSS modules (systemd, ldap, ...) are shared objects built
+ * against the shared C library, and loading one into a static program can
+ * crash it.  So names come from those two files only.
+ */
+static FILE *open_db(const char *path)
+{
+	return fopen(path, "re");
+}
+
+static struct passwd *files_user(const char *name, const uid_t *uid)
+{
+	FILE *f = open_db("/etc/passwd");
+	struct passwd *pw = NULL;
+
+	if (f == NULL)
+		return NULL;
+	while ((pw = fgetpwent(f)) != NULL)
+		if (uid != NULL ? pw->pw_uid == *uid : strcmp(pw->pw_name, name) == 0)
+			break;
+	fclose(f);
+	return pw;
+}
+
+static struct passwd *lookup_user_name(const char *name)
+{
+	return files_user(name, NULL);
+}
+
+static struct passwd *lookup_user_id(uid_t uid)
+{
+	return files_user(NULL, &uid);
+}
+
+static struct group *lookup_group_name(const char *name)
+{
+	FILE *f = open_db("/etc/group");
+	struct group *gr = NULL;
+
+	if (f == NULL)
+		return NULL;
+	while ((gr = fgetgrent(f)) != NULL && strcmp(gr->gr_name, name) != 0)
+		;
+	fclose(f);
+	return gr;
+}
+
+/* initgroups(3) over /etc/group: gid and every group that lists user. */
+static int set_user_groups(const char *user, gid_t gid)
+{
+	long max = sysconf(_SC_NGROUPS_MAX);
+	size_t n = 0, cap = max > 0 ? (size_t)max : 65536;
+	gid_t *list = reallocarray(NULL, cap, sizeof(gid_t));
+	FILE *f = open_db("/etc/group");
+	struct group *gr;
+
+	if (list == NULL || f == NULL) {
+		int e = errno;
+		free(list);
+		if (f != NULL)
+			fclose(f);
+		errno = e;
+		return -1;
+	}
+	list[n++] = gid;
+	while ((gr = fgetgrent(f)) != NULL && n < cap) {
+		for (char **m = gr->gr_mem; m != NULL && *m != NULL; m++)
+			if (strcmp(*m, user) == 0 && gr->gr_gid != gid) {
+				list[n++] = gr->gr_gid;
+				break;
+			}
+	}
+	fclose(f);
+	int rc = setgroups(n, list);
+	int e = errno;
+	free(list);
+	errno = e;
+	return rc;
+}
+#else
+static struct passwd *lookup_user_name(const char *name)
+{
+	return getpwnam(name);
+}
+
+static struct passwd *lookup_user_id(uid_t uid)
+{
+	return getpwuid(uid);
+}
+
+static struct group *lookup_group_name(const char *name)
+{
+	return getgrnam(name);
+}
+
+static int set_user_groups(const char *user, gid_t gid)
+{
+	return initgroups(user, gid);
+}
+#endif
 
 /* A name, or a number when no entry has that name. */
 static bool as_number(const char *text, unsigned long *out)
@@ -33,11 +137,11 @@ static bool as_number(const char *text, unsigned long *out)
 
 static int resolve_user(const char *name, struct identity *id, struct ss_error *err)
 {
-	struct passwd *pw = getpwnam(name);
+	struct passwd *pw = lookup_user_name(name);
 	unsigned long n;
 
 	if (pw == NULL && as_number(name, &n))
-		pw = getpwuid((uid_t)n);
+		pw = lookup_user_id((uid_t)n);
 	if (pw == NULL) {
 		if (as_number(name, &n)) {
 			/* A bare uid without a passwd entry: no groups to take. */
@@ -64,7 +168,7 @@ static int resolve_user(const char *name, struct identity *id, struct ss_error *
 
 static int resolve_group(const char *name, struct identity *id, struct ss_error *err)
 {
-	struct group *gr = getgrnam(name);
+	struct group *gr = lookup_group_name(name);
 	unsigned long n;
 
 	if (gr != NULL) {
@@ -135,7 +239,7 @@ int identity_drop(const struct identity *id, struct ss_error *err)
 	if (!id->wanted || already(id))
 		return 0;
 	step = "setgroups";
-	if (id->user_name != NULL ? initgroups(id->user_name, id->gid) < 0 : setgroups(0, NULL) < 0)
+	if (id->user_name != NULL ? set_user_groups(id->user_name, id->gid) < 0 : setgroups(0, NULL) < 0)
 		goto fail;
 	step = "setresgid";
 	if (setresgid(id->gid, id->gid, id->gid) < 0)

@@ -16,8 +16,10 @@
  *       clients at a time, each reply awaited up to MS (default 1000);
  *       a reply that does not come is counted as lost.
  *   load hold  [-c C] [-T SECONDS] ADDRESS
- *       open C connections at once and keep them until stdin closes (or the
- *       time limit); prints held= once they are all connected.
+ *       open C connections to an echo handler, one after another, each
+ *       confirmed by a byte echoed back (so each has its handler running),
+ *       and keep them until stdin closes (or the time limit); prints held=
+ *       once they are all open.
  *
  * ADDRESS is HOST:PORT, [V6]:PORT or a unix path (containing '/').
  */
@@ -346,25 +348,29 @@ static int hold(void)
 {
 	int *fds = calloc((size_t)clients, sizeof(int));
 	int held = 0;
-	char c;
+	char c = 'h';
 
 	started_at = now_s();
-	/* Connect all at once, without blocking: a server that stops accepting
-	 * must not stall the benchmark past its time limit. */
-	for (int i = 0; fds != NULL && i < clients; i++) {
-		fds[i] = socket(target.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-		if (fds[i] >= 0 && connect(fds[i], (struct sockaddr *)&target, target_len) < 0 &&
-		    errno != EINPROGRESS && errno != EAGAIN) {
-			close(fds[i]);
-			fds[i] = -1;
-		}
-	}
+	/* One connection after another, each confirmed by its handler echoing a
+	 * byte: every held connection has a handler running, whatever the
+	 * server's listen backlog (a small one would otherwise leave some
+	 * connections unaccepted, waiting for a SYN-ACK retry).  Non-blocking,
+	 * so that a server that stops accepting cannot stall the benchmark past
+	 * its time limit. */
 	for (int i = 0; fds != NULL && i < clients; i++) {
 		int error = 0;
 		socklen_t len = sizeof(error);
-		if (fds[i] >= 0 && wait_fd(fds[i], POLLOUT, -1) &&
-		    getsockopt(fds[i], SOL_SOCKET, SO_ERROR, &error, &len) == 0 && error == 0)
-			held++;
+		int fd = socket(target.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+		fds[i] = fd;
+		if (fd < 0)
+			break;
+		if ((connect(fd, (struct sockaddr *)&target, target_len) < 0 && errno != EINPROGRESS &&
+		     errno != EAGAIN) ||
+		    !wait_fd(fd, POLLOUT, left_ms()) ||
+		    getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &len) < 0 || error != 0 ||
+		    write(fd, &c, 1) != 1 || !wait_fd(fd, POLLIN, left_ms()) || read(fd, &c, 1) != 1)
+			break;
+		held++;
 	}
 	printf("held=%d\n", held);
 	fflush(stdout);
@@ -373,7 +379,7 @@ static int hold(void)
 	if (poll(&p, 1, left_ms()) > 0)
 		(void)!read(0, &c, 1);
 	for (int i = 0; fds != NULL && i < clients; i++)
-		if (fds[i] >= 0)
+		if (fds[i] > 0)
 			close(fds[i]);
 	free(fds);
 	return held == clients ? 0 : 1;

@@ -42,6 +42,7 @@ class Server(mixin, base):
     allow_reuse_address = True
     request_queue_size = 128
     daemon_threads = True
+    max_children = 256  # ForkingMixIn's default is 40; the others run 256
 
 
 with Server(addr, handler_class) as server:
