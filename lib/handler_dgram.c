@@ -244,7 +244,7 @@ static int dgram_spawn(struct ss_server *srv, struct request *req, pid_t *pid)
 	req->out_w = (struct watch){ .fd = req->out_fd, .fn = on_out, .data = req };
 	int rc = nonblocking(req->in_fd) < 0 || nonblocking(req->out_fd) < 0 ? errno : 0;
 	if (rc == 0)
-		rc = spawn_handler(&srv->plan, in[0], out[1], errfd, req->envp, pid);
+		rc = spawn_handler(&srv->plan, in[0], out[1], errfd, req->envp, req->child, pid);
 	close(in[0]);
 	close(out[1]);
 	return rc;

@@ -35,7 +35,7 @@ static int stream_spawn(struct ss_server *srv, struct request *req, pid_t *pid)
 		errfd = req->fd;
 	else if (srv->cfg.stderr_to == SS_STDERR_NULL)
 		errfd = srv->null_fd;
-	int rc = spawn_handler(&srv->plan, req->fd, req->fd, errfd, req->envp, pid);
+	int rc = spawn_handler(&srv->plan, req->fd, req->fd, errfd, req->envp, req->child, pid);
 	close(req->fd);
 	req->fd = -1;
 	return rc;

@@ -145,9 +145,17 @@ int spawn_plan_init(struct spawn_plan *plan, const struct ss_config *cfg, struct
 void spawn_plan_free(struct spawn_plan *plan);
 /* Start the handler with in/out/errfd as its fds 0, 1 and 2 (errfd -1: inherit
  * sockserve's stderr), in a process group of its own, with default signal
- * dispositions and an empty mask.  Returns 0 or an errno value. */
+ * dispositions and an empty mask.  Returns 0 or an errno value.
+ * With async (memory of the request's own, kept until the child is reaped)
+ * the call returns as soon as the child exists, and an exec failure is known
+ * only once it is reaped: spawn_child_error() then gives it (0: none).
+ * Without, the call returns once the child has exec'd, or with its error. */
+struct spawn_child;
 int spawn_handler(const struct spawn_plan *plan, int in, int out, int errfd,
-                  char *const envp[], pid_t *pid);
+                  char *const envp[], struct spawn_child *async, pid_t *pid);
+struct spawn_child *spawn_child_new(void);
+void spawn_child_free(struct spawn_child *child);
+int spawn_child_error(const struct spawn_child *child);
 
 /* ---- the handler's environment (env.c) ---- */
 
@@ -266,6 +274,7 @@ struct request {
 	bool reaped;                /* the worker has reaped pid */
 	int pending_signal;         /* asked for before the handler ran */
 	struct worker *worker;      /* the slot's thread, once started */
+	struct spawn_child *child;  /* fork and sync modes: what the child runs in */
 
 	/* datagram requests: the packet in, the reply out, through two pipes */
 	char *packet;               /* --max-packet bytes, allocated on first use */

@@ -8,6 +8,7 @@
  */
 #include "internal.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <sys/wait.h>
 
@@ -26,9 +27,16 @@ static unsigned fork_limit(const struct ss_config *cfg)
 	return cfg->max_children;
 }
 
+/* The child is spawned without waiting for its exec (spawn.c), on memory of
+ * the slot's own that stays untouched until the child is reaped. */
 static void child_dispatch(struct ss_server *srv, struct request *req)
 {
-	int rc = srv->handler->spawn(srv, req, &req->pid);
+	int rc = 0;
+
+	if (req->child == NULL && (req->child = spawn_child_new()) == NULL)
+		rc = ENOMEM;
+	if (rc == 0)
+		rc = srv->handler->spawn(srv, req, &req->pid);
 
 	if (rc != 0) {
 		request_failed(srv, req, rc);
@@ -46,7 +54,13 @@ static void child_reap(struct ss_server *srv)
 
 	while ((pid = waitpid(-1, &wstatus, WNOHANG)) > 0) {
 		struct request *req = request_by_pid(srv, pid);
-		if (req != NULL)
+		if (req == NULL)
+			continue;
+		/* exec failed: the command cannot be run, which is not its exit */
+		int error = spawn_child_error(req->child);
+		if (error != 0)
+			request_failed(srv, req, error);
+		else
 			request_end(srv, req, wstatus);
 	}
 }

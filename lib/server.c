@@ -733,6 +733,7 @@ void ss_server_free(struct ss_server *srv)
 			srv->handler->finish(srv, &srv->slots[i]);
 		free(srv->slots[i].packet);
 		free(srv->slots[i].reply);
+		spawn_child_free(srv->slots[i].child);
 	}
 	free(srv->slots);
 	free(srv);

@@ -139,6 +139,18 @@ static clone_fn *libc_clone(void)
 }
 #endif
 
+/* valgrind cannot run a clone that shares memory without suspending the
+ * caller (it stops the program); its preloaded library tells it is there.
+ * Then every spawn waits for exec, which valgrind runs as a fork. */
+static bool async_refused;
+
+static void check_async(void)
+{
+	const char *preload = getenv("LD_PRELOAD");
+
+	async_refused = preload != NULL && strstr(preload, "vgpreload") != NULL;
+}
+
 int spawn_plan_init(struct spawn_plan *plan, const struct ss_config *cfg, struct ss_error *err)
 {
 	const char *command = cfg->shell ? SHELL_PATH : cfg->argv[0];
@@ -161,6 +173,7 @@ int spawn_plan_init(struct spawn_plan *plan, const struct ss_config *cfg, struct
 	}
 	ignored_signals(plan);
 	libc_clone(); /* resolved before any worker thread runs */
+	check_async();
 	long open_max = sysconf(_SC_OPEN_MAX);
 	plan->fd_limit = open_max > 0 && open_max < FALLBACK_CLOSE_LIMIT ? (int)open_max : FALLBACK_CLOSE_LIMIT;
 	if (build_argv(plan, cfg) < 0) {
@@ -178,17 +191,26 @@ void spawn_plan_free(struct spawn_plan *plan)
 }
 
 /*
- * The child of a vfork-style clone: it shares sockserve's memory (and the
- * calling thread's TLS) while the caller is suspended, until it execs or
- * exits.  So it runs on a stack of its own, makes raw system calls only (no
- * libc state, no sanitizer interceptor is touched), and reports a failure by
- * writing the errno value into the caller's struct.
+ * The child of a clone(CLONE_VM): it shares sockserve's memory, and the
+ * calling thread's TLS, until it execs or exits.  So it runs on a stack of
+ * its own, touches no libc state (not even errno: the system calls are made
+ * inline where the architecture allows), no sanitizer interceptor, and
+ * reports a failure by writing the error into its struct.
  */
 struct child_args {
 	const struct spawn_plan *plan;
 	int in, out, errfd;
 	char *const *envp;
 	volatile int error;
+};
+
+/* The memory an asynchronous child runs in: kept per request slot, and not
+ * used again before that child has been reaped (so it has exec'd or exited).
+ * Its code makes only inline system calls: a few hundred bytes of stack. */
+#define SPAWN_CHILD_STACK 4096
+struct spawn_child {
+	struct child_args args;
+	_Alignas(16) char stack[SPAWN_CHILD_STACK];
 };
 
 /* Kernel sigaction for SIG_DFL: all zeros (handler 0, no flags, empty mask),
@@ -207,6 +229,44 @@ struct kernel_sigaction_dfl {
 #define UNINSTRUMENTED __attribute__((no_sanitize("address", "thread", "undefined")))
 #endif
 
+/* A system call with up to four arguments; -errno on failure. */
+#if defined(__x86_64__)
+#define INLINE_SYSCALLS 1
+UNINSTRUMENTED __attribute__((always_inline))
+static inline long sys4(long n, long a, long b, long c, long d)
+{
+	register long r10 __asm__("r10") = d;
+	long ret;
+	__asm__ volatile("syscall"
+	                 : "=a"(ret)
+	                 : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10)
+	                 : "rcx", "r11", "memory");
+	return ret;
+}
+#elif defined(__aarch64__)
+#define INLINE_SYSCALLS 1
+UNINSTRUMENTED __attribute__((always_inline))
+static inline long sys4(long n, long a, long b, long c, long d)
+{
+	register long x8 __asm__("x8") = n;
+	register long x0 __asm__("x0") = a;
+	register long x1 __asm__("x1") = b;
+	register long x2 __asm__("x2") = c;
+	register long x3 __asm__("x3") = d;
+	__asm__ volatile("svc 0" : "+r"(x0) : "r"(x8), "r"(x1), "r"(x2), "r"(x3) : "memory");
+	return x0;
+}
+#else
+/* Elsewhere libc's syscall(), which sets errno: only under CLONE_VFORK,
+ * where the caller is suspended and its errno is not in use. */
+UNINSTRUMENTED
+static long sys4(long n, long a, long b, long c, long d)
+{
+	long r = syscall(n, a, b, c, d);
+	return r < 0 ? -errno : r;
+}
+#endif
+
 UNINSTRUMENTED __attribute__((noinline))
 static int spawn_child(void *arg)
 {
@@ -214,46 +274,84 @@ static int spawn_child(void *arg)
 	const struct spawn_plan *plan = a->plan;
 	struct kernel_sigaction_dfl dfl = { { 0 } };
 	unsigned long empty[2] = { 0, 0 };
+	long rc;
 
 	/* A process group of its own, so that a timeout or a drain reaches
-	 * whatever the handler starts. */
-	if (syscall(SYS_setpgid, 0, 0) < 0)
+	 * whatever the handler starts (the parent makes it too: see below). */
+	if ((rc = sys4(SYS_setpgid, 0, 0, 0, 0)) < 0)
 		goto fail;
 	/* Every descriptor of sockserve is close-on-exec and fds 0-2 are always
 	 * open, so the sources here are >= 3 and need no reordering. */
-	if (syscall(SYS_dup3, a->in, STDIN_FILENO, 0) < 0 ||
-	    syscall(SYS_dup3, a->out, STDOUT_FILENO, 0) < 0 ||
-	    (a->errfd >= 0 && syscall(SYS_dup3, a->errfd, STDERR_FILENO, 0) < 0))
+	if ((rc = sys4(SYS_dup3, a->in, STDIN_FILENO, 0, 0)) < 0 ||
+	    (rc = sys4(SYS_dup3, a->out, STDOUT_FILENO, 0, 0)) < 0 ||
+	    (a->errfd >= 0 && (rc = sys4(SYS_dup3, a->errfd, STDERR_FILENO, 0, 0)) < 0))
 		goto fail;
 	/* Whatever sockserve itself inherited above fd 2 is closed too: the
 	 * handler starts with fds 0, 1 and 2 and nothing else. */
 #ifdef SYS_close_range
-	if (syscall(SYS_close_range, 3U, ~0U, 0) < 0)
+	if (sys4(SYS_close_range, 3, ~0U, 0, 0) < 0)
 #endif
 		for (int fd = 3; fd < plan->fd_limit; fd++)
-			syscall(SYS_close, fd);
+			sys4(SYS_close, fd, 0, 0, 0);
 	/* Default dispositions (sockserve ignores SIGPIPE; a handler must not),
 	 * then an empty mask (sockserve blocks what it reads through signalfd). */
 	for (int i = 0; i < plan->nignored; i++)
-		syscall(SYS_rt_sigaction, plan->ignored[i], &dfl, NULL, KERNEL_SIGSET_SIZE);
-	if (syscall(SYS_rt_sigprocmask, SIG_SETMASK, empty, NULL, KERNEL_SIGSET_SIZE) < 0)
+		sys4(SYS_rt_sigaction, plan->ignored[i], (long)&dfl, 0, KERNEL_SIGSET_SIZE);
+	if ((rc = sys4(SYS_rt_sigprocmask, SIG_SETMASK, (long)empty, 0, KERNEL_SIGSET_SIZE)) < 0)
 		goto fail;
-	syscall(SYS_execve, plan->path, plan->argv, a->envp);
+	rc = sys4(SYS_execve, (long)plan->path, (long)plan->argv, (long)a->envp, 0);
 fail:
-	a->error = errno ? errno : ENOEXEC;
-	syscall(SYS_exit, 127);
+	a->error = rc < 0 ? (int)-rc : ENOEXEC;
+	sys4(SYS_exit, 127, 0, 0, 0);
 	return 127;
 }
 
-int spawn_handler(const struct spawn_plan *plan, int in, int out, int errfd,
-                  char *const envp[], pid_t *pid)
+struct spawn_child *spawn_child_new(void)
 {
-	/* The child runs on this buffer while this thread waits (CLONE_VFORK):
-	 * no mapping per request, and nothing of the address space is copied. */
-	_Alignas(16) char stack[SPAWN_STACK];
-	struct child_args a = { .plan = plan, .in = in, .out = out, .errfd = errfd, .envp = envp };
+	return calloc(1, sizeof(struct spawn_child));
+}
 
-	pid_t child = libc_clone()(spawn_child, stack + sizeof(stack), CLONE_VM | CLONE_VFORK | SIGCHLD, &a);
+void spawn_child_free(struct spawn_child *child)
+{
+	free(child);
+}
+
+int spawn_child_error(const struct spawn_child *child)
+{
+	return child != NULL ? child->args.error : 0;
+}
+
+
+int spawn_handler(const struct spawn_plan *plan, int in, int out, int errfd,
+                  char *const envp[], struct spawn_child *async, pid_t *pid)
+{
+	struct child_args a = { .plan = plan, .in = in, .out = out, .errfd = errfd, .envp = envp };
+	pid_t child;
+
+#ifdef INLINE_SYSCALLS
+	if (async != NULL && !async_refused) {
+		/* The caller goes on at once; the child runs on the slot's memory
+		 * and has a copy of the descriptor table, so the caller may close
+		 * its copies of in, out and errfd right away. */
+		async->args = a;
+		child = libc_clone()(spawn_child, async->stack + sizeof(async->stack), CLONE_VM | SIGCHLD,
+		                     &async->args);
+		if (child < 0)
+			return errno;
+		/* The group exists before the pid is known to anyone who could
+		 * signal it (EACCES: the child has exec'd, and made it). */
+		setpgid(child, child);
+		*pid = child;
+		return 0;
+	}
+#else
+	(void)async;
+#endif
+	/* The child runs on this buffer while this thread waits (CLONE_VFORK):
+	 * no mapping per request, and nothing of the address space is copied.
+	 * An exec failure is known when clone returns. */
+	_Alignas(16) char stack[SPAWN_STACK];
+	child = libc_clone()(spawn_child, stack + sizeof(stack), CLONE_VM | CLONE_VFORK | SIGCHLD, &a);
 	if (child < 0)
 		return errno;
 	if (a.error != 0) {
