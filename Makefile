@@ -51,7 +51,7 @@ CLI_SRC = $(wildcard cli/*.c)
 LIB_OBJ = $(LIB_SRC:%.c=$(OUT)/%.o)
 CLI_OBJ = $(CLI_SRC:%.c=$(OUT)/%.o)
 HELPERS = build/helpers/ssclient build/helpers/probe
-BENCH_TOOLS = build/bench/load build/bench/ok build/bench/echo build/bench/reply build/bench/direct build/bench/spawnloop
+BENCH_TOOLS = build/bench/load build/bench/ok build/bench/echo build/bench/reply build/bench/direct build/bench/spawnloop build/bench/nospawn
 
 ifneq ($(SANITIZE)$(STATIC),00)
 PROGRAM ?= $(OUT)/sockserve

@@ -206,11 +206,13 @@ struct child_args {
 
 /* The memory an asynchronous child runs in: kept per request slot, and not
  * used again before that child has been reaped (so it has exec'd or exited).
- * Its code makes only inline system calls: a few hundred bytes of stack. */
-#define SPAWN_CHILD_STACK 4096
+ * Its code calls no function and makes its system calls inline: its frame
+ * is 24 bytes at -O2 and 680 at clang -O0 (-fstack-usage).  The arguments
+ * sit just above the stack's top, so that a child touches one page, not two. */
+#define SPAWN_CHILD_STACK 2048
 struct spawn_child {
-	struct child_args args;
 	_Alignas(16) char stack[SPAWN_CHILD_STACK];
+	struct child_args args;
 };
 
 /* Kernel sigaction for SIG_DFL: all zeros (handler 0, no flags, empty mask),
