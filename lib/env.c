@@ -29,7 +29,6 @@ static bool is_connection_variable(const char *entry)
 int env_init(struct ss_server *srv, struct ss_error *err)
 {
 	size_t n = 0, kept = 0;
-	size_t vars = srv->cfg.no_env ? 0 : ENV_REQUEST_VARS;
 
 	while (environ[n] != NULL)
 		n++;
@@ -41,25 +40,29 @@ int env_init(struct ss_server *srv, struct ss_error *err)
 			srv->env_template[kept++] = environ[i];
 	srv->env_template[kept] = NULL;
 	srv->env_template_count = kept;
-
-	for (unsigned s = 0; s < srv->limit; s++) {
-		struct request *req = &srv->slots[s];
-		req->envp = reallocarray(NULL, kept + vars + 1, sizeof(char *));
-		if (req->envp == NULL)
-			goto nomem;
-		memcpy(req->envp, srv->env_template, (kept + 1) * sizeof(char *));
-		req->env_base = kept;
-	}
 	return 0;
 nomem:
 	ss_error_set(err, SS_ERR_START, "out of memory building the environment");
 	return -1;
 }
 
+int env_slot_init(struct ss_server *srv, struct request *req)
+{
+	size_t kept = srv->env_template_count;
+	size_t vars = srv->cfg.no_env ? 0 : ENV_REQUEST_VARS;
+
+	req->envp = reallocarray(NULL, kept + vars + 1, sizeof(char *));
+	if (req->envp == NULL)
+		return -1;
+	memcpy(req->envp, srv->env_template, (kept + 1) * sizeof(char *));
+	req->env_base = kept;
+	return 0;
+}
+
 void env_free(struct ss_server *srv)
 {
 	if (srv->slots != NULL)
-		for (unsigned s = 0; s < srv->limit; s++)
+		for (unsigned s = 0; s < srv->slots_used; s++)
 			free(srv->slots[s].envp);
 	free(srv->env_template);
 	srv->env_template = NULL;

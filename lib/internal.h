@@ -160,6 +160,8 @@ int spawn_child_error(const struct spawn_child *child);
 /* ---- the handler's environment (env.c) ---- */
 
 int env_init(struct ss_server *srv, struct ss_error *err);
+/* A slot's environment array, made when the slot is first used. */
+int env_slot_init(struct ss_server *srv, struct request *req);
 void env_free(struct ss_server *srv);
 /* Start the request's variables afresh; then add them one by one. */
 void env_reset(struct request *req);
@@ -326,6 +328,7 @@ struct ss_server {
 	unsigned limit;               /* requests in progress at once */
 	struct request *slots;
 	struct request *free_list;
+	unsigned slots_used;         /* slots set up so far (the first ones) */
 	struct request active;        /* sentinel of the in-progress list */
 	unsigned active_count;
 	struct ip_counts per_ip;      /* --max-per-ip */

@@ -88,19 +88,15 @@ static int hold_standard_fds(void)
 static int build_slots(struct ss_server *srv, struct ss_error *err)
 {
 	srv->limit = srv->mode->limit(&srv->cfg);
+	/* Zeroed and left untouched: a slot is set up the first time a request
+	 * needs it (free_slot), so only the slots in use cost memory. */
 	srv->slots = calloc(srv->limit, sizeof(struct request));
 	if (srv->slots == NULL) {
 		ss_error_set(err, SS_ERR_START, "out of memory for %u request slots", srv->limit);
 		return -1;
 	}
-	for (unsigned i = 0; i < srv->limit; i++) {
-		srv->slots[i].fd = -1;
-		srv->slots[i].in_fd = srv->slots[i].out_fd = -1;
-		for (int k = 0; k < 4; k++)
-			srv->slots[i].pipes[k] = -1;
-		srv->slots[i].next = i + 1 < srv->limit ? &srv->slots[i + 1] : NULL;
-	}
-	srv->free_list = &srv->slots[0];
+	srv->slots_used = 0;
+	srv->free_list = NULL;
 	srv->active.next = srv->active.prev = &srv->active;
 	return 0;
 }
@@ -391,7 +387,8 @@ struct request *request_by_pid(struct ss_server *srv, pid_t pid)
 
 static void update_listener(struct ss_server *srv)
 {
-	bool want = srv->listen_fd >= 0 && !srv->draining && srv->free_list != NULL &&
+	bool want = srv->listen_fd >= 0 && !srv->draining &&
+	            (srv->free_list != NULL || srv->slots_used < srv->limit) &&
 	            now_us() >= srv->accept_paused_until;
 
 	if (loop_set(&srv->loop, &srv->listener, want ? EPOLLIN : 0) < 0)
@@ -456,13 +453,35 @@ static bool admitted(struct ss_server *srv, struct request *req)
 	return true;
 }
 
+/* A free slot: one released by an earlier request, or else one never used
+ * yet, set up now.  NULL when all are in use, or (errno ENOMEM) when a new
+ * one cannot be set up. */
+static struct request *free_slot(struct ss_server *srv)
+{
+	if (srv->free_list == NULL && srv->slots_used < srv->limit) {
+		struct request *req = &srv->slots[srv->slots_used];
+		req->fd = -1;
+		req->in_fd = req->out_fd = -1;
+		for (int k = 0; k < 4; k++)
+			req->pipes[k] = -1;
+		if (env_slot_init(srv, req) < 0) {
+			errno = ENOMEM;
+			return NULL;
+		}
+		srv->slots_used++;
+		req->next = NULL;
+		srv->free_list = req;
+	}
+	return srv->free_list;
+}
+
 static void on_listener(struct ss_server *srv, struct watch *w, uint32_t events)
 {
 	(void)w;
 	(void)events;
-	for (int n = 0; n < ACCEPT_BATCH && srv->free_list != NULL && !srv->draining; n++) {
-		struct request *req = srv->free_list;
-		int rc = srv->handler->receive(srv, req);
+	for (int n = 0; n < ACCEPT_BATCH && !srv->draining; n++) {
+		struct request *req = free_slot(srv);
+		int rc = req == NULL ? (srv->slots_used < srv->limit ? -1 : 0) : srv->handler->receive(srv, req);
 		if (rc == 0)
 			break;
 		if (rc < 0) {
@@ -727,7 +746,7 @@ void ss_server_free(struct ss_server *srv)
 		log_msg(srv, SS_LOG_ERROR, "cleanup", "cannot remove the pid file %s: %s", srv->cfg.pidfile,
 		        strerror(errno));
 	spawn_plan_free(&srv->plan);
-	for (unsigned i = 0; srv->slots != NULL && i < srv->limit; i++) {
+	for (unsigned i = 0; srv->slots != NULL && i < srv->slots_used; i++) {
 		/* An idle slot may hold what it reserved for the next request. */
 		if (srv->handler != NULL && srv->slots[i].prev == NULL)
 			srv->handler->finish(srv, &srv->slots[i]);
