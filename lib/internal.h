@@ -139,6 +139,7 @@ struct spawn_plan {
 	int ignored[NSIG];  /* the signals exec would leave ignored */
 	int nignored;
 	int fd_limit;       /* where closing inherited fds may stop (no close_range) */
+	bool wait_for_exec; /* spawn as vfork does, even where it need not */
 };
 
 int spawn_plan_init(struct spawn_plan *plan, const struct ss_config *cfg, struct ss_error *err);

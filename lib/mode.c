@@ -31,12 +31,9 @@ static unsigned fork_limit(const struct ss_config *cfg)
  * the slot's own that stays untouched until the child is reaped. */
 static void child_dispatch(struct ss_server *srv, struct request *req)
 {
-	int rc = 0;
-
-	if (req->child == NULL && (req->child = spawn_child_new()) == NULL)
-		rc = ENOMEM;
-	if (rc == 0)
-		rc = srv->handler->spawn(srv, req, &req->pid);
+	if (req->child == NULL)
+		req->child = spawn_child_new();
+	int rc = req->child != NULL ? srv->handler->spawn(srv, req, &req->pid) : ENOMEM;
 
 	if (rc != 0) {
 		request_failed(srv, req, rc);

@@ -481,7 +481,10 @@ static void on_listener(struct ss_server *srv, struct watch *w, uint32_t events)
 	(void)events;
 	for (int n = 0; n < ACCEPT_BATCH && !srv->draining; n++) {
 		struct request *req = free_slot(srv);
-		int rc = req == NULL ? (srv->slots_used < srv->limit ? -1 : 0) : srv->handler->receive(srv, req);
+		if (req == NULL && srv->slots_used == srv->limit)
+			break; /* all in use */
+		/* no slot otherwise means one could not be set up (ENOMEM) */
+		int rc = req != NULL ? srv->handler->receive(srv, req) : -1;
 		if (rc == 0)
 			break;
 		if (rc < 0) {

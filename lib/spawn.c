@@ -142,13 +142,11 @@ static clone_fn *libc_clone(void)
 /* valgrind cannot run a clone that shares memory without suspending the
  * caller (it stops the program); its preloaded library tells it is there.
  * Then every spawn waits for exec, which valgrind runs as a fork. */
-static bool async_refused;
-
-static void check_async(void)
+static bool under_valgrind(void)
 {
 	const char *preload = getenv("LD_PRELOAD");
 
-	async_refused = preload != NULL && strstr(preload, "vgpreload") != NULL;
+	return preload != NULL && strstr(preload, "vgpreload") != NULL;
 }
 
 int spawn_plan_init(struct spawn_plan *plan, const struct ss_config *cfg, struct ss_error *err)
@@ -173,7 +171,7 @@ int spawn_plan_init(struct spawn_plan *plan, const struct ss_config *cfg, struct
 	}
 	ignored_signals(plan);
 	libc_clone(); /* resolved before any worker thread runs */
-	check_async();
+	plan->wait_for_exec = under_valgrind();
 	long open_max = sysconf(_SC_OPEN_MAX);
 	plan->fd_limit = open_max > 0 && open_max < FALLBACK_CLOSE_LIMIT ? (int)open_max : FALLBACK_CLOSE_LIMIT;
 	if (build_argv(plan, cfg) < 0) {
@@ -323,7 +321,6 @@ int spawn_child_error(const struct spawn_child *child)
 	return child != NULL ? child->args.error : 0;
 }
 
-
 int spawn_handler(const struct spawn_plan *plan, int in, int out, int errfd,
                   char *const envp[], struct spawn_child *async, pid_t *pid)
 {
@@ -331,7 +328,7 @@ int spawn_handler(const struct spawn_plan *plan, int in, int out, int errfd,
 	pid_t child;
 
 #ifdef INLINE_SYSCALLS
-	if (async != NULL && !async_refused) {
+	if (async != NULL && !plan->wait_for_exec) {
 		/* The caller goes on at once; the child runs on the slot's memory
 		 * and has a copy of the descriptor table, so the caller may close
 		 * its copies of in, out and errfd right away. */

@@ -130,6 +130,24 @@ unrunnable() {
 	unrunnable thread
 }
 
+# valgrind stops a program that clones with shared memory without waiting
+# for the child's exec; under valgrind, sockserve's fork mode spawns as vfork
+# does instead, and serves.
+@test "fork: under valgrind, every spawn waits for exec, and requests are served" {
+	command -v valgrind >/dev/null || skip "valgrind is not installed"
+	ldd "$SOCKSERVE" 2>/dev/null | grep -q 'libc\.so' || skip "a static build: valgrind preloads nothing into it"
+	! ldd "$SOCKSERVE" | grep -qE 'lib[at]san' || skip "a sanitizer build"
+	printf '#!/bin/sh\nexec valgrind -q --error-exitcode=9 "%s" "$@"\n' "$SOCKSERVE" >vg
+	chmod +x vg
+	SOCKSERVE=$PWD/vg start_server -m fork 127.0.0.1:0 -- sh -c 'echo ran'
+	run client "$ADDR" </dev/null
+	assert_output "ran"
+	run client "$ADDR" </dev/null
+	assert_output "ran"
+	run grep -c 'Unsupported clone' "$SERVER_ERR"
+	assert_output 0
+}
+
 @test "crashing and failing handlers are logged at the default level; serving goes on" {
 	start_server 127.0.0.1:0 -- sh -c 'case $TCPREMOTEPORT in *) read what; case $what in crash) kill -SEGV $$;; fail) exit 3;; *) echo fine;; esac;; esac'
 	run client "$ADDR" <<<"crash"
