@@ -225,12 +225,46 @@ static int bind_socket(struct ss_server *srv)
 	return rc;
 }
 
+static void on_signal(struct ss_server *srv, struct watch *w, uint32_t events);
+
+static int open_loop(struct ss_server *srv, struct ss_error *err)
+{
+	struct sigaction hup;
+	int signals[6] = { SIGTERM, SIGINT, SIGUSR1 }, n = 3;
+
+	/* SIGHUP is a stop like SIGTERM (closing a terminal must not leave the
+	 * socket path or the pid file behind), unless it is ignored (nohup):
+	 * Linux would queue it once blocked. */
+	if (sigaction(SIGHUP, NULL, &hup) < 0 || hup.sa_handler != SIG_IGN)
+		signals[n++] = SIGHUP;
+	/* SIGCHLD only where the loop reaps; thread mode's workers wait for
+	 * their own children. */
+	if (srv->mode->children != NULL)
+		signals[n++] = SIGCHLD;
+	signals[n] = 0;
+	/* A client that goes away must cost an EPIPE, never sockserve itself. */
+	signal(SIGPIPE, SIG_IGN);
+	/* An ignored SIGCHLD (inherited through exec) would make the kernel reap
+	 * the handlers before anyone could wait for them. */
+	signal(SIGCHLD, SIG_DFL);
+	if (loop_open(&srv->loop, signals, on_signal) < 0) {
+		ss_error_set(err, SS_ERR_START, "cannot set up the event loop: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 int ss_server_listen(struct ss_server *srv, struct ss_error *err)
 {
 	const struct ss_config *cfg = &srv->cfg;
 	struct sockaddr_storage bound;
 	socklen_t len = sizeof(bound);
 
+	/* Signals are routed to the loop before anything exists that a signal
+	 * could leave behind (pid file, socket path) and before readiness is
+	 * announced: a SIGTERM from then on waits for the loop and drains. */
+	if (open_loop(srv, err) < 0)
+		return -1;
 	if (cfg->pidfile != NULL && open_pidfile(srv, err) < 0)
 		return -1;
 	if (srv->transport->prepare(srv, err) < 0)
@@ -594,6 +628,7 @@ static void on_signal(struct ss_server *srv, struct watch *w, uint32_t events)
 			break;
 		case SIGTERM:
 		case SIGINT:
+		case SIGHUP:
 			if (!srv->draining || srv->grace_deadline == INT64_MAX)
 				start_drain(srv, true);
 			else
@@ -698,19 +733,6 @@ static void check_deadlines(struct ss_server *srv)
 
 int ss_server_run(struct ss_server *srv, struct ss_error *err)
 {
-	/* SIGCHLD only where the loop reaps; thread mode's workers wait for
-	 * their own children. */
-	const int signals[] = { SIGTERM, SIGINT, SIGUSR1, srv->mode->children != NULL ? SIGCHLD : 0, 0 };
-
-	/* A client that goes away must cost an EPIPE, never sockserve itself. */
-	signal(SIGPIPE, SIG_IGN);
-	/* An ignored SIGCHLD (inherited through exec) would make the kernel reap
-	 * the handlers before anyone could wait for them. */
-	signal(SIGCHLD, SIG_DFL);
-	if (loop_open(&srv->loop, signals, on_signal) < 0) {
-		ss_error_set(err, SS_ERR_START, "cannot set up the event loop: %s", strerror(errno));
-		return -1;
-	}
 	if (srv->mode->open != NULL && srv->mode->open(srv, err) < 0)
 		return -1;
 	srv->listener = (struct watch){ .fd = srv->listen_fd, .fn = on_listener };

@@ -18,6 +18,50 @@ load test_helper/common
 	assert_output "still serving"
 }
 
+# stop_at_once ADDRESS SIGNAL TRIES: start sockserve with a pid file, send
+# SIGNAL the moment its address has been read, and require exit 0 with the
+# pid file (and a unix path) gone, every time.
+stop_at_once() {
+	local address=$1 sig=$2 tries=$3 i
+	for ((i = 0; i < tries; i++)); do
+		start_server -m "$MODE" --pidfile "$BATS_TEST_TMPDIR/s.pid" "$address" -- cat
+		kill "-$sig" "$SERVER_PID"
+		reap "$SERVER_PID"
+		STARTED_PIDS=()
+		if [ "$EXIT_STATUS" -ne 0 ] || [ -e "$BATS_TEST_TMPDIR/s.pid" ] ||
+			{ [[ $address == */* ]] && [ -e "$address" ]; }; then
+			echo "try $i: exit $EXIT_STATUS after SIG$sig; left: $(ls "$BATS_TEST_TMPDIR")" >&2
+			return 1
+		fi
+	done
+}
+
+@test "ready means ready: SIGTERM the moment the address is read drains (100 tries, inet)" {
+	stop_at_once 127.0.0.1:0 TERM 100
+}
+
+@test "ready means ready: SIGTERM the moment the address is read drains (100 tries, unix)" {
+	stop_at_once "$BATS_TEST_TMPDIR/r.sock" TERM 100
+}
+
+@test "SIGHUP stops like SIGTERM: exit 0, no socket path or pid file left" {
+	stop_at_once "$BATS_TEST_TMPDIR/h.sock" HUP 20
+	stop_at_once 127.0.0.1:0 HUP 5
+}
+
+# SIGHUP ignored, as nohup(1) passes it on through exec.
+ignore_hup() {
+	trap '' HUP
+}
+
+@test "under nohup (SIGHUP ignored) SIGHUP does not stop sockserve" {
+	start_server_after ignore_hup -m "$MODE" 127.0.0.1:0 -- echo alive
+	kill -HUP "$SERVER_PID"
+	run client "$ADDR" </dev/null
+	assert_output "alive"
+	kill -0 "$SERVER_PID"
+}
+
 @test "SIGTERM: stop accepting, let a running handler finish, exit 0" {
 	start_server -m "$MODE" -v 127.0.0.1:0 -- sh -c 'read x; sleep 0.5; echo "finished $x"'
 	client "$ADDR" <<<"req" >reply &
