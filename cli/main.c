@@ -7,8 +7,10 @@
 #include "options.h"
 
 #include <err.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <sysexits.h>
+#include <unistd.h>
 
 static int report(const struct ss_error *err)
 {
@@ -18,6 +20,20 @@ static int report(const struct ss_error *err)
 		return EX_USAGE;
 	}
 	return 1;
+}
+
+/* --print-address: the bound address as one line, then stdout points at
+ * /dev/null so that its reader sees end of file, a readiness signal. */
+static void print_address(const struct ss_server *srv)
+{
+	int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+
+	printf("%s\n", ss_server_address(srv));
+	fflush(stdout);
+	if (null >= 0) {
+		dup2(null, STDOUT_FILENO);
+		close(null);
+	}
 }
 
 int main(int argc, char **argv)
@@ -40,8 +56,14 @@ int main(int argc, char **argv)
 	srv = ss_server_new(&cfg, &err);
 	if (srv == NULL)
 		status = report(&err);
-	else if (ss_server_listen(srv, &err) < 0 || ss_server_run(srv, &err) < 0)
+	else if (ss_server_listen(srv, &err) < 0)
 		status = report(&err);
+	else {
+		if (options_print_address())
+			print_address(srv);
+		if (ss_server_run(srv, &err) < 0)
+			status = report(&err);
+	}
 	ss_server_free(srv);
 	options_free();
 	return status;

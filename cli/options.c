@@ -2,7 +2,9 @@
  * The command line: popt tables (one sub-table per concern) turned into a
  * struct ss_config.  Every value is taken as a string and converted here, so
  * each error names the option and the value: numbers through strtonum(3),
- * names through one lookup table each.
+ * names through one lookup table each.  This is syntax only: the ranges, and
+ * options that contradict each other or the address, are the library's one
+ * config check (lib/config.c), whose ranges the messages here quote.
  */
 #include "options.h"
 
@@ -161,37 +163,54 @@ static int lookup(const char *option, const char *text, const struct name *names
 	return -1;
 }
 
-static int number(const char *option, const char *text, long long min, long long max, long long *out)
+/* " (1 to 10000)": the range the library states for option. */
+static const char *range_text(const char *option, char *buf, size_t size)
+{
+	const struct ss_range *r = ss_option_range(option);
+
+	if (r == NULL)
+		return "";
+	snprintf(buf, size, " (%lld to %lld)", r->min, r->max);
+	return buf;
+}
+
+/* A whole number, not negative. */
+static int number(const char *option, const char *text, int64_t *out)
 {
 	const char *errstr;
+	char range[64];
+	long long n = strtonum(text, 0, LLONG_MAX, &errstr);
 
-	*out = strtonum(text, min, max, &errstr);
-	if (errstr == NULL)
+	if (errstr == NULL) {
+		*out = n;
 		return 0;
+	}
 	if (strcmp(errstr, "invalid") == 0)
-		usage_error("%s: '%s' is not a whole number (%lld to %lld)", option, text, min, max);
+		usage_error("%s: '%s' is not a whole number%s", option, text, range_text(option, range, sizeof(range)));
 	else
-		usage_error("%s: '%s' is %s (%lld to %lld)", option, text, errstr, min, max);
+		usage_error("%s: '%s' is %s%s", option, text, errstr, range_text(option, range, sizeof(range)));
 	return -1;
 }
 
-/* A unix permission mode in octal: 660, 0600, 777. */
+/* A unix permission mode in octal: 660, 0600, 777 (its range, in octal,
+ * is the library's). */
 static int octal_mode(const char *option, const char *text, int *out)
 {
+	const struct ss_range *r = ss_option_range(option);
 	size_t len = strlen(text);
-	long value;
+	long value = len > 0 && len <= 4 && strspn(text, "01234567") == len ? strtol(text, NULL, 8) : -1;
 
-	if (len == 0 || len > 4 || strspn(text, "01234567") != len ||
-	    (value = strtol(text, NULL, 8)) > 0777) {
-		usage_error("%s: '%s' is not an octal permission mode (0 to 777)", option, text);
+	if (value < r->min || value > r->max) {
+		usage_error("%s: '%s' is not an octal permission mode (%llo to %llo)", option, text, r->min, r->max);
 		return -1;
 	}
 	*out = (int)value;
 	return 0;
 }
 
-/* Seconds with an optional fraction, as milliseconds. */
-static int seconds(const char *option, const char *text, bool allow_zero, int64_t *out_ms)
+/* Seconds with an optional fraction, as milliseconds (up to a bound far past
+ * any range, so that nothing overflows). */
+static int seconds(const char *option, const char *text, int64_t *out_ms)
 {
 	char *end;
 	double value;
@@ -203,14 +222,9 @@ static int seconds(const char *option, const char *text, bool allow_zero, int64_
 		usage_error("%s: '%s' is not a number of seconds", option, text);
 		return -1;
 	}
-	if (value > 1e6 || (value <= 0 && !allow_zero) || (value > 0 && value < 0.001)) {
-		usage_error("%s: '%s' is out of range (%s to 1000000 seconds)", option, text,
-		            allow_zero ? "0" : "0.001");
-		return -1;
-	}
-	/* value is 0 to 1e6 here: adding a half rounds to the nearest ms (and
-	 * keeps sockserve off libm, whose pages would count in its RSS). */
-	*out_ms = (int64_t)(value * 1000.0 + 0.5);
+	/* Adding a half rounds to the nearest ms (and keeps sockserve off libm,
+	 * whose pages would count in its RSS). */
+	*out_ms = value > 1e12 ? (int64_t)1e15 : (int64_t)(value * 1000.0 + 0.5);
 	return 0;
 }
 
@@ -247,17 +261,14 @@ static int read_flags(struct ss_config *cfg)
 
 static int convert(struct ss_config *cfg)
 {
-	long long n;
 	int value;
 
 	if (o.family != NULL) {
 		if (lookup("--family", o.family, families, &value) < 0 || set_family(cfg, value, "--family") < 0)
 			return -1;
 	}
-	if (o.type != NULL) {
-		if (lookup("--type", o.type, types, &cfg->socktype) < 0)
-			return -1;
-	}
+	if (o.type != NULL && lookup("--type", o.type, types, &cfg->socktype) < 0)
+		return -1;
 	if (o.mode != NULL) {
 		if (lookup("--mode", o.mode, modes, &value) < 0)
 			return -1;
@@ -273,58 +284,34 @@ static int convert(struct ss_config *cfg)
 			return -1;
 		cfg->log_format = (enum ss_log_format)value;
 	}
-	if (o.max_children != NULL) {
-		if (number("--max-children", o.max_children, 1, 10000, &n) < 0)
-			return -1;
-		cfg->max_children = (unsigned)n;
-	}
-	cfg->allow = (const char *const *)o.allow;
-	cfg->deny = (const char *const *)o.deny;
-	cfg->user = o.user;
-	cfg->group = o.group;
-	cfg->pidfile = o.pidfile;
-	if (o.socket_mode != NULL && octal_mode("--socket-mode", o.socket_mode, &cfg->socket_mode) < 0)
-		return -1;
-	if (o.max_per_ip != NULL) {
-		if (number("--max-per-ip", o.max_per_ip, 1, 10000, &n) < 0)
-			return -1;
-		cfg->max_per_ip = (unsigned)n;
-	}
-	if (o.backlog != NULL) {
-		if (number("--backlog", o.backlog, 1, INT_MAX, &n) < 0)
-			return -1;
-		cfg->backlog = (int)n;
-	}
-	if (o.max_packet != NULL) {
-		if (number("--max-packet", o.max_packet, 1, 65535, &n) < 0)
-			return -1;
-		cfg->max_packet = (size_t)n;
-	}
-	cfg->empty_reply = o.empty_reply;
-	if (o.timeout != NULL && seconds("--timeout", o.timeout, false, &cfg->timeout_ms) < 0)
-		return -1;
-	if (o.idle_timeout != NULL && seconds("--idle-timeout", o.idle_timeout, false, &cfg->idle_timeout_ms) < 0)
+	if ((o.max_children != NULL && number("--max-children", o.max_children, &cfg->max_children) < 0) ||
+	    (o.max_per_ip != NULL && number("--max-per-ip", o.max_per_ip, &cfg->max_per_ip) < 0) ||
+	    (o.backlog != NULL && number("--backlog", o.backlog, &cfg->backlog) < 0) ||
+	    (o.max_packet != NULL && number("--max-packet", o.max_packet, &cfg->max_packet) < 0) ||
+	    (o.max_requests != NULL && number("--max-requests", o.max_requests, &cfg->max_requests) < 0) ||
+	    (o.socket_mode != NULL && octal_mode("--socket-mode", o.socket_mode, &cfg->socket_mode) < 0) ||
+	    (o.timeout != NULL && seconds("--timeout", o.timeout, &cfg->timeout_ms) < 0) ||
+	    (o.idle_timeout != NULL && seconds("--idle-timeout", o.idle_timeout, &cfg->idle_timeout_ms) < 0) ||
+	    (o.grace != NULL && seconds("--grace", o.grace, &cfg->grace_ms) < 0))
 		return -1;
 	if (o.max_requests != NULL && o.once) {
 		usage_error("--once and --max-requests contradict each other");
 		return -1;
 	}
-	if (o.max_requests != NULL) {
-		if (number("--max-requests", o.max_requests, 1, LLONG_MAX, &n) < 0)
-			return -1;
-		cfg->max_requests = (uint64_t)n;
-	}
 	if (o.once)
 		cfg->max_requests = 1;
-	if (o.grace != NULL && seconds("--grace", o.grace, true, &cfg->grace_ms) < 0)
-		return -1;
+	cfg->allow = (const char *const *)o.allow;
+	cfg->deny = (const char *const *)o.deny;
+	cfg->user = o.user;
+	cfg->group = o.group;
+	cfg->pidfile = o.pidfile;
+	cfg->empty_reply = o.empty_reply;
 	cfg->shell = o.shell;
 	cfg->no_env = o.no_env;
 	cfg->nodelay = o.nodelay;
 	cfg->reuse_addr = !o.no_reuse_addr;
 	cfg->reuse_port = o.reuse_port;
 	cfg->v6only = o.v6only;
-	cfg->print_address = o.print_address;
 	return 0;
 }
 
@@ -348,6 +335,11 @@ static int take_arguments(struct ss_config *cfg)
 	}
 	cfg->argv = (char *const *)args;
 	return 0;
+}
+
+bool options_print_address(void)
+{
+	return o.print_address;
 }
 
 enum options_result options_parse(int argc, char **argv, struct ss_config *cfg)

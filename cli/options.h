@@ -9,5 +9,7 @@ enum options_result { OPTIONS_OK, OPTIONS_EXIT, OPTIONS_USAGE };
  * printed.  cfg->argv points into state kept until options_free(). */
 enum options_result options_parse(int argc, char **argv, struct ss_config *cfg);
 void options_free(void);
+/* --print-address was given. */
+bool options_print_address(void);
 
 #endif

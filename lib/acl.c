@@ -10,7 +10,7 @@
  * An IPv4 client on a dual-stack socket (::ffff:a.b.c.d) counts as that IPv4
  * address.
  */
-#include "internal.h"
+#include "acl.h"
 
 #include <arpa/inet.h>
 #include <bsd/stdlib.h>
@@ -120,7 +120,7 @@ void ip_counts_remove(struct ip_counts *counts, const struct ip_key *key)
 
 /* "10.0.0.0/8", "::1/128", or a bare address (a host).  Host bits beyond the
  * prefix are ignored, as most tools do. */
-static int cidr_parse(const char *option, const char *text, struct cidr *out, struct ss_error *err)
+int cidr_parse(const char *option, const char *text, struct cidr *out, struct ss_error *err)
 {
 	char addr[INET6_ADDRSTRLEN];
 	const char *slash = strchr(text, '/');
@@ -201,10 +201,10 @@ static int cidr_list(const char *option, const char *const *texts, struct cidr *
 	return 0;
 }
 
-int acl_init(struct acl *acl, const struct ss_config *cfg, struct ss_error *err)
+int acl_init(struct acl *acl, const char *const *allow, const char *const *deny, struct ss_error *err)
 {
-	if (cidr_list("--allow", cfg->allow, &acl->allow, &acl->allow_count, err) < 0 ||
-	    cidr_list("--deny", cfg->deny, &acl->deny, &acl->deny_count, err) < 0)
+	if (cidr_list("--allow", allow, &acl->allow, &acl->allow_count, err) < 0 ||
+	    cidr_list("--deny", deny, &acl->deny, &acl->deny_count, err) < 0)
 		return -1;
 	return 0;
 }

@@ -4,7 +4,7 @@
  * names; formatting gives the text used in logs, --print-address and the
  * handler's environment.
  */
-#include "internal.h"
+#include "addr.h"
 
 #include <arpa/inet.h>
 #include <bsd/stdlib.h>
@@ -15,7 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static const char *family_name(int family)
+const char *addr_family_name(int family)
 {
 	switch (family) {
 	case AF_INET: return "inet";
@@ -25,18 +25,13 @@ static const char *family_name(int family)
 	}
 }
 
-static int parse_unix(const char *text, int family, struct address *out, struct ss_error *err)
+static int parse_unix(const char *text, struct address *out, struct ss_error *err)
 {
 	struct sockaddr_un *sun = (struct sockaddr_un *)&out->ss;
 	bool abstract = text[0] == '@';
 	const char *name = abstract ? text + 1 : text;
 	size_t len = strlen(name);
 
-	if (family != AF_UNSPEC && family != AF_UNIX) {
-		ss_error_set(err, SS_ERR_USAGE, "--family=%s contradicts the unix socket address '%s'",
-		             family_name(family), text);
-		return -1;
-	}
 	if (len == 0) {
 		ss_error_set(err, SS_ERR_USAGE, "empty unix socket name in address '%s'", text);
 		return -1;
@@ -62,7 +57,7 @@ static int parse_unix(const char *text, int family, struct address *out, struct 
 
 /* Split HOST:PORT or [V6]:PORT or PORT into host (NULL: wildcard) and port. */
 static int split_host_port(const char *text, char *host, size_t hostsize, const char **port,
-                           int *family, struct ss_error *err)
+                           struct ss_error *err)
 {
 	const char *colon;
 
@@ -70,11 +65,6 @@ static int split_host_port(const char *text, char *host, size_t hostsize, const 
 		const char *close = strchr(text, ']');
 		if (close == NULL || close[1] != ':') {
 			ss_error_set(err, SS_ERR_USAGE, "address '%s': expected [IPV6]:PORT", text);
-			return -1;
-		}
-		if (*family == AF_INET) {
-			ss_error_set(err, SS_ERR_USAGE, "--family=%s contradicts the IPv6 address '%s'",
-			             family_name(*family), text);
 			return -1;
 		}
 		size_t len = (size_t)(close - text - 1);
@@ -89,7 +79,6 @@ static int split_host_port(const char *text, char *host, size_t hostsize, const 
 			ss_error_set(err, SS_ERR_USAGE, "address '%s': '%s' is not an IPv6 address", text, host);
 			return -1;
 		}
-		*family = AF_INET6;
 		*port = close + 2;
 		return 0;
 	}
@@ -121,7 +110,7 @@ static int parse_inet(const char *text, int family, int socktype, struct address
 	const char *port;
 	struct addrinfo hints, *res = NULL;
 
-	if (split_host_port(text, host, sizeof(host), &port, &family, err) < 0)
+	if (split_host_port(text, host, sizeof(host), &port, err) < 0)
 		return -1;
 	if (*port == '\0') {
 		ss_error_set(err, SS_ERR_USAGE, "address '%s': missing port", text);
@@ -138,15 +127,6 @@ static int parse_inet(const char *text, int family, int socktype, struct address
 		}
 		hints.ai_flags |= AI_NUMERICSERV;
 	}
-	if (family == AF_UNSPEC)
-		family = AF_INET;
-	if (family == AF_INET6 && host[0] != '\0') {
-		struct in_addr probe;
-		if (inet_pton(AF_INET, host, &probe) == 1) {
-			ss_error_set(err, SS_ERR_USAGE, "--family=inet6 contradicts the IPv4 address '%s'", text);
-			return -1;
-		}
-	}
 	hints.ai_family = family;
 	hints.ai_socktype = socktype == SOCK_DGRAM ? SOCK_DGRAM : SOCK_STREAM;
 	int rc = getaddrinfo(host[0] ? host : NULL, port, &hints, &res);
@@ -162,6 +142,54 @@ static int parse_inet(const char *text, int family, int socktype, struct address
 	return 0;
 }
 
+const char *addr_type_name(int socktype)
+{
+	switch (socktype) {
+	case SOCK_STREAM: return "stream";
+	case SOCK_DGRAM: return "dgram";
+	case SOCK_SEQPACKET: return "seqpacket";
+	default: return "unknown";
+	}
+}
+
+/* The host part of HOST:PORT is an IPv4 literal. */
+static bool ipv4_literal(const char *text)
+{
+	const char *colon = strrchr(text, ':');
+	char host[INET_ADDRSTRLEN];
+	struct in_addr probe;
+	size_t len = colon != NULL ? (size_t)(colon - text) : 0;
+
+	if (len == 0 || len >= sizeof(host))
+		return false;
+	memcpy(host, text, len);
+	host[len] = '\0';
+	return inet_pton(AF_INET, host, &probe) == 1;
+}
+
+enum addr_form addr_form(const char *text)
+{
+	if (text[0] == '@')
+		return ADDR_UNIX_ABSTRACT;
+	if (strchr(text, '/') != NULL)
+		return ADDR_UNIX_PATH;
+	if (text[0] == '[')
+		return ADDR_IPV6;
+	return ipv4_literal(text) ? ADDR_IPV4 : ADDR_PORT;
+}
+
+int addr_form_family(enum addr_form form, int family)
+{
+	switch (form) {
+	case ADDR_UNIX_PATH:
+	case ADDR_UNIX_ABSTRACT: return AF_UNIX;
+	case ADDR_IPV6: return AF_INET6;
+	case ADDR_IPV4: return AF_INET;
+	case ADDR_PORT: break;
+	}
+	return family == AF_UNSPEC ? AF_INET : family;
+}
+
 int addr_parse(const char *text, int family, int socktype, struct address *out,
                struct ss_error *err)
 {
@@ -170,18 +198,9 @@ int addr_parse(const char *text, int family, int socktype, struct address *out,
 		ss_error_set(err, SS_ERR_USAGE, "empty ADDRESS");
 		return -1;
 	}
-	if (text[0] == '@' || strchr(text, '/') != NULL)
-		return parse_unix(text, family, out, err);
-	if (family == AF_UNIX) {
-		ss_error_set(err, SS_ERR_USAGE,
-		             "--family=unix contradicts the address '%s' (a unix socket path has a '/': ./%s)",
-		             text, text);
-		return -1;
-	}
-	if (socktype == SOCK_SEQPACKET) {
-		ss_error_set(err, SS_ERR_USAGE, "--type=seqpacket needs a unix socket address, not '%s'", text);
-		return -1;
-	}
+	family = addr_form_family(addr_form(text), family);
+	if (family == AF_UNIX)
+		return parse_unix(text, out, err);
 	return parse_inet(text, family, socktype, out, err);
 }
 

@@ -4,9 +4,10 @@
  * connection variables of tcp-environ(5) written into the request's slot.
  * The per-request path allocates nothing.
  */
-#include "internal.h"
+#include "env.h"
 
 #include <bsd/stdlib.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,63 +27,67 @@ static bool is_connection_variable(const char *entry)
 	return false;
 }
 
-int env_init(struct ss_server *srv, struct ss_error *err)
+int env_template_init(struct env_template *t, bool no_env, struct ss_error *err)
 {
 	size_t n = 0, kept = 0;
 
+	t->no_env = no_env;
 	while (environ[n] != NULL)
 		n++;
-	srv->env_template = reallocarray(NULL, n + 1, sizeof(char *));
-	if (srv->env_template == NULL)
-		goto nomem;
-	for (size_t i = 0; i < n; i++)
-		if (srv->cfg.no_env || !is_connection_variable(environ[i]))
-			srv->env_template[kept++] = environ[i];
-	srv->env_template[kept] = NULL;
-	srv->env_template_count = kept;
-	return 0;
-nomem:
-	ss_error_set(err, SS_ERR_START, "out of memory building the environment");
-	return -1;
-}
-
-int env_slot_init(struct ss_server *srv, struct request *req)
-{
-	size_t kept = srv->env_template_count;
-	size_t vars = srv->cfg.no_env ? 0 : ENV_REQUEST_VARS;
-
-	req->envp = reallocarray(NULL, kept + vars + 1, sizeof(char *));
-	if (req->envp == NULL)
+	t->vars = reallocarray(NULL, n + 1, sizeof(char *));
+	if (t->vars == NULL) {
+		ss_error_set(err, SS_ERR_START, "out of memory building the environment");
 		return -1;
-	memcpy(req->envp, srv->env_template, (kept + 1) * sizeof(char *));
-	req->env_base = kept;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (no_env || !is_connection_variable(environ[i]))
+			t->vars[kept++] = environ[i];
+	t->vars[kept] = NULL;
+	t->count = kept;
 	return 0;
 }
 
-void env_free(struct ss_server *srv)
+void env_template_free(struct env_template *t)
 {
-	if (srv->slots != NULL)
-		for (unsigned s = 0; s < srv->slots_used; s++)
-			free(srv->slots[s].envp);
-	free(srv->env_template);
-	srv->env_template = NULL;
+	free(t->vars);
+	t->vars = NULL;
 }
 
-void env_reset(struct request *req)
+int env_block_init(const struct env_template *t, struct env_block *b)
 {
-	req->env_used = 0;
-	req->env_text_used = 0;
-	req->envp[req->env_base] = NULL;
+	size_t vars = t->no_env ? 0 : ENV_REQUEST_VARS;
+
+	b->envp = reallocarray(NULL, t->count + vars + 1, sizeof(char *));
+	if (b->envp == NULL)
+		return -1;
+	memcpy(b->envp, t->vars, (t->count + 1) * sizeof(char *));
+	b->base = t->count;
+	b->capacity = vars;
+	b->used = 0;
+	return 0;
 }
 
-void env_add(struct request *req, const char *name, const char *fmt, ...)
+void env_block_free(struct env_block *b)
 {
-	size_t room = sizeof(req->env_text) - req->env_text_used;
-	char *text = req->env_text + req->env_text_used;
+	free(b->envp);
+	b->envp = NULL;
+}
+
+void env_reset(struct env_block *b)
+{
+	b->used = 0;
+	b->text_used = 0;
+	b->envp[b->base] = NULL;
+}
+
+void env_add(struct env_block *b, const char *name, const char *fmt, ...)
+{
+	size_t room = sizeof(b->text) - b->text_used;
+	char *text = b->text + b->text_used;
 	va_list ap;
 
-	if (req->env_used >= ENV_REQUEST_VARS)
-		return;
+	if (b->used >= b->capacity)
+		return; /* --no-env: no room at all */
 	int n = snprintf(text, room, "%s=", name);
 	if (n < 0 || (size_t)n >= room)
 		return;
@@ -91,7 +96,7 @@ void env_add(struct request *req, const char *name, const char *fmt, ...)
 	va_end(ap);
 	if (m < 0 || (size_t)(n + m) >= room)
 		return;
-	req->env_text_used += (size_t)(n + m) + 1;
-	req->envp[req->env_base + req->env_used++] = text;
-	req->envp[req->env_base + req->env_used] = NULL;
+	b->text_used += (size_t)(n + m) + 1;
+	b->envp[b->base + b->used++] = text;
+	b->envp[b->base + b->used] = NULL;
 }

@@ -3,7 +3,9 @@
  * from many requests ending at once never interleave.  Text lines read
  * "sockserve: ..."; JSON lines are one object with stable keys.
  */
-#include "internal.h"
+#include "log.h"
+
+#include <stdarg.h>
 
 #include <errno.h>
 #include <stdio.h>
@@ -73,19 +75,30 @@ static void emit(struct line *l)
 	}
 }
 
-static void vlog(const struct ss_server *srv, int level, const char *event,
+void log_init(struct logger *log, int verbosity, enum ss_log_format format)
+{
+	log->verbosity = verbosity;
+	log->format = format;
+}
+
+bool log_enabled(const struct logger *log, int level)
+{
+	return level <= log->verbosity;
+}
+
+static void vlog(struct logger *log, int level, const char *event,
                  const struct field *fields, size_t nfields, const char *fmt, va_list ap)
 	__attribute__((format(printf, 6, 0)));
-static void vlog(const struct ss_server *srv, int level, const char *event,
+static void vlog(struct logger *log, int level, const char *event,
                  const struct field *fields, size_t nfields, const char *fmt, va_list ap)
 {
 	struct line l = { .len = 0 };
 	char text[LOG_LINE_MAX / 2];
 
-	if (level > srv->cfg.verbosity)
+	if (!log_enabled(log, level))
 		return;
 	vsnprintf(text, sizeof(text), fmt, ap);
-	if (srv->cfg.log_format == SS_LOG_TEXT) {
+	if (log->format == SS_LOG_TEXT) {
 		putf(&l, "sockserve: %s", text);
 		emit(&l);
 		return;
@@ -108,19 +121,19 @@ static void vlog(const struct ss_server *srv, int level, const char *event,
 	emit(&l);
 }
 
-void log_event(const struct ss_server *srv, int level, const char *event,
+void log_event(struct logger *log, int level, const char *event,
                const struct field *fields, size_t nfields, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	vlog(srv, level, event, fields, nfields, fmt, ap);
+	vlog(log, level, event, fields, nfields, fmt, ap);
 	va_end(ap);
 }
 
-void log_msg(const struct ss_server *srv, int level, const char *event, const char *fmt, ...)
+void log_msg(struct logger *log, int level, const char *event, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	vlog(srv, level, event, NULL, 0, fmt, ap);
+	vlog(log, level, event, NULL, 0, fmt, ap);
 	va_end(ap);
 }

@@ -4,7 +4,9 @@
  * inside them.  Timers are not descriptors: the caller passes the time to the
  * nearest deadline as the wait's timeout.
  */
-#include "internal.h"
+#include "loop.h"
+
+#include <pthread.h>
 
 #include <errno.h>
 #include <signal.h>
@@ -22,12 +24,13 @@ int64_t now_us(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-int loop_open(struct loop *loop, const int *signals, watch_fn *on_signal)
+int loop_open(struct loop *loop, const int *signals, watch_fn *on_signal, void *ctx)
 {
 	sigset_t mask;
 
 	loop->epoll_fd = -1;
 	loop->signal_fd = -1;
+	loop->ctx = ctx;
 	sigemptyset(&mask);
 	for (const int *s = signals; *s != 0; s++)
 		sigaddset(&mask, *s);
@@ -63,7 +66,7 @@ int loop_set(struct loop *loop, struct watch *w, uint32_t events)
 	return 0;
 }
 
-int loop_once(struct loop *loop, struct ss_server *srv, int timeout_ms)
+int loop_once(struct loop *loop, int timeout_ms)
 {
 	struct epoll_event ready[LOOP_BATCH];
 	int n = epoll_wait(loop->epoll_fd, ready, LOOP_BATCH, timeout_ms);
@@ -75,7 +78,7 @@ int loop_once(struct loop *loop, struct ss_server *srv, int timeout_ms)
 		/* An earlier callback of this batch may have dropped this watch. */
 		uint32_t events = ready[i].events & (w->events | EPOLLERR | EPOLLHUP);
 		if (w->events != 0 && events != 0)
-			w->fn(srv, w, events);
+			w->fn(loop->ctx, w, events);
 	}
 	return n;
 }

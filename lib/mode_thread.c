@@ -13,7 +13,7 @@
  * without reaping (WNOWAIT): a pid is never signalled once it has been reaped,
  * so a signal cannot reach a process that was given a recycled pid.
  */
-#include "internal.h"
+#include "server.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -30,11 +30,15 @@
 /* A worker only waits, spawns and copies through small buffers. */
 #define WORKER_STACK (256 * 1024)
 
+/* A slot's state in thread mode. */
 struct worker {
 	pthread_t thread;
 	sem_t go;             /* posted when the slot has a request, or to quit */
 	bool quit;
 	int error;            /* the handler could not run: an errno value */
+	/* under the pool's lock: */
+	bool reaped;          /* the handler's pid has been reaped */
+	int pending_signal;   /* asked for before the handler ran */
 	struct ss_server *srv;
 	struct request *req;
 	struct worker *done_next;
@@ -50,7 +54,12 @@ struct pool {
 
 static unsigned thread_limit(const struct ss_config *cfg)
 {
-	return cfg->max_children;
+	return (unsigned)cfg->max_children;
+}
+
+static struct pool *pool_of(const struct ss_server *srv)
+{
+	return srv->mode_ctx;
 }
 
 static int serve(struct ss_server *srv, struct request *req);
@@ -59,7 +68,7 @@ static int serve(struct ss_server *srv, struct request *req);
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
-	struct pool *pool = w->srv->pool;
+	struct pool *pool = pool_of(w->srv);
 	uint64_t one = 1;
 
 	pthread_setname_np(pthread_self(), "ss-worker");
@@ -82,11 +91,13 @@ static void *worker_main(void *arg)
  * for meanwhile, and log the start. */
 static void worker_spawned(struct ss_server *srv, struct request *req, pid_t pid)
 {
-	pthread_mutex_lock(&srv->pool->lock);
+	struct worker *w = req->mode_ctx;
+
+	pthread_mutex_lock(&pool_of(srv)->lock);
 	req->pid = pid;
-	if (req->pending_signal != 0)
-		kill(-pid, req->pending_signal);
-	pthread_mutex_unlock(&srv->pool->lock);
+	if (w->pending_signal != 0)
+		kill(-pid, w->pending_signal);
+	pthread_mutex_unlock(&pool_of(srv)->lock);
 	request_log_start(srv, req);
 }
 
@@ -99,11 +110,11 @@ static void worker_reap(struct ss_server *srv, struct request *req, pid_t pid)
 	 * under the lock, the pid cannot be reused. */
 	while (waitid(P_PID, (id_t)pid, &info, WEXITED | WNOWAIT) < 0 && errno == EINTR)
 		;
-	pthread_mutex_lock(&srv->pool->lock);
+	pthread_mutex_lock(&pool_of(srv)->lock);
 	while (waitpid(pid, &req->wstatus, 0) < 0 && errno == EINTR)
 		;
-	req->reaped = true;
-	pthread_mutex_unlock(&srv->pool->lock);
+	((struct worker *)req->mode_ctx)->reaped = true;
+	pthread_mutex_unlock(&pool_of(srv)->lock);
 }
 
 /* One request, in its worker: 0 once the handler has run and been reaped
@@ -111,7 +122,7 @@ static void worker_reap(struct ss_server *srv, struct request *req, pid_t pid)
 static int serve(struct ss_server *srv, struct request *req)
 {
 	pid_t pid;
-	int rc = srv->handler->spawn(srv, req, &pid);
+	int rc = srv->handler->spawn(srv, req, NULL, &pid);
 
 	if (rc != 0)
 		return rc;
@@ -124,22 +135,24 @@ static int serve(struct ss_server *srv, struct request *req)
 
 static pid_t thread_signal(struct ss_server *srv, struct request *req, int sig)
 {
+	struct worker *w = req->mode_ctx;
 	pid_t pid;
 
-	pthread_mutex_lock(&srv->pool->lock);
+	pthread_mutex_lock(&pool_of(srv)->lock);
 	pid = req->pid;
-	if (pid > 0 && !req->reaped)
+	if (pid > 0 && !w->reaped)
 		kill(-pid, sig);
-	else if (pid == 0 && (req->pending_signal == 0 || sig == SIGKILL))
-		req->pending_signal = sig; /* sent by worker_spawned */
-	pthread_mutex_unlock(&srv->pool->lock);
+	else if (pid == 0 && (w->pending_signal == 0 || sig == SIGKILL))
+		w->pending_signal = sig; /* sent by worker_spawned */
+	pthread_mutex_unlock(&pool_of(srv)->lock);
 	return pid;
 }
 
 /* The event loop's side: finish what the workers hand back, oldest first. */
-static void on_done(struct ss_server *srv, struct watch *watch, uint32_t events)
+static void on_done(void *ctx, struct watch *watch, uint32_t events)
 {
-	struct pool *pool = srv->pool;
+	struct ss_server *srv = ctx;
+	struct pool *pool = pool_of(srv);
 	struct worker *list, *oldest_first = NULL;
 	uint64_t count;
 
@@ -169,7 +182,7 @@ static void on_done(struct ss_server *srv, struct watch *watch, uint32_t events)
 /* The slot's worker, started on the slot's first request. */
 static struct worker *worker_for(struct ss_server *srv, struct request *req)
 {
-	struct worker *w = req->worker;
+	struct worker *w = req->mode_ctx;
 	int rc;
 
 	if (w != NULL)
@@ -183,14 +196,14 @@ static struct worker *worker_for(struct ss_server *srv, struct request *req)
 		free(w);
 		return NULL;
 	}
-	rc = pthread_create(&w->thread, &srv->pool->attr, worker_main, w);
+	rc = pthread_create(&w->thread, &pool_of(srv)->attr, worker_main, w);
 	if (rc != 0) {
 		sem_destroy(&w->go);
 		free(w);
 		errno = rc;
 		return NULL;
 	}
-	req->worker = w;
+	req->mode_ctx = w;
 	return w;
 }
 
@@ -202,6 +215,8 @@ static void thread_dispatch(struct ss_server *srv, struct request *req)
 		request_failed(srv, req, errno);
 		return;
 	}
+	w->reaped = false;
+	w->pending_signal = 0;
 	request_track(srv, req);
 	sem_post(&w->go);
 }
@@ -215,7 +230,7 @@ static int thread_open(struct ss_server *srv, struct ss_error *err)
 		ss_error_set(err, SS_ERR_START, "out of memory");
 		return -1;
 	}
-	srv->pool = pool;
+	srv->mode_ctx = pool;
 	pthread_mutex_init(&pool->lock, NULL);
 	pthread_attr_init(&pool->attr);
 	pthread_attr_setstacksize(&pool->attr, stack);
@@ -232,14 +247,14 @@ static int thread_open(struct ss_server *srv, struct ss_error *err)
  * one, their handlers are killed first so that they come back. */
 static void thread_close(struct ss_server *srv)
 {
-	struct pool *pool = srv->pool;
+	struct pool *pool = pool_of(srv);
 
 	if (pool == NULL)
 		return;
 	for (struct request *r = srv->active.next; r != NULL && r != &srv->active; r = r->next)
 		thread_signal(srv, r, SIGKILL);
-	for (unsigned i = 0; i < srv->limit; i++) {
-		struct worker *w = srv->slots[i].worker;
+	for (unsigned i = 0; i < srv->slots_used; i++) {
+		struct worker *w = srv->slots[i].mode_ctx;
 		if (w == NULL)
 			continue;
 		w->quit = true;
@@ -247,14 +262,14 @@ static void thread_close(struct ss_server *srv)
 		pthread_join(w->thread, NULL);
 		sem_destroy(&w->go);
 		free(w);
-		srv->slots[i].worker = NULL;
+		srv->slots[i].mode_ctx = NULL;
 	}
 	if (pool->event_fd >= 0)
 		close(pool->event_fd);
 	pthread_mutex_destroy(&pool->lock);
 	pthread_attr_destroy(&pool->attr);
 	free(pool);
-	srv->pool = NULL;
+	srv->mode_ctx = NULL;
 }
 
 const struct mode mode_thread = {

@@ -6,7 +6,7 @@
  * saved ids alike.  Then it checks that the old ids cannot be taken back.
  * Handlers inherit the result.
  */
-#include "internal.h"
+#include "privileges.h"
 
 #include <bsd/stdlib.h>
 #include <errno.h>
@@ -183,19 +183,18 @@ static int resolve_group(const char *name, struct identity *id, struct ss_error 
 	return 0;
 }
 
-int identity_resolve(const struct ss_config *cfg, struct identity *id, struct ss_error *err)
+int identity_resolve(const char *user, const char *group, struct identity *id, struct ss_error *err)
 {
 	memset(id, 0, sizeof(*id));
-	if (cfg->user == NULL && cfg->group == NULL)
+	if (user == NULL && group == NULL)
 		return 0;
 	id->wanted = true;
-	if (cfg->user != NULL && resolve_user(cfg->user, id, err) < 0)
+	if (user != NULL && resolve_user(user, id, err) < 0)
 		return -1;
-	if (cfg->group != NULL && resolve_group(cfg->group, id, err) < 0)
+	if (group != NULL && resolve_group(group, id, err) < 0)
 		return -1;
 	if (!id->gid_known) {
-		ss_error_set(err, SS_ERR_USAGE, "--user %s has no passwd entry: give its group with --group",
-		             cfg->user);
+		ss_error_set(err, SS_ERR_USAGE, "--user %s has no passwd entry: give its group with --group", user);
 		return -1;
 	}
 	return 0;

@@ -5,7 +5,9 @@
  * family x socket type), a concurrency mode (sync, fork, thread) and a request
  * handler (stream or datagram).  The caller fills a struct ss_config, creates
  * a server, makes it listen and runs it.  The library never prints usage and
- * never exits; every failure comes back as a struct ss_error.
+ * never exits; every failure comes back as a struct ss_error.  lib/README.md
+ * draws the files' layers and says where a new transport, handler or mode
+ * goes.
  */
 #ifndef SOCKSERVE_H
 #define SOCKSERVE_H
@@ -31,26 +33,33 @@ enum ss_log_level {
 
 /* A duration option that was not given. */
 #define SS_NO_TIME (-1)
+/* A number option that was not given (no limit). */
+#define SS_UNSET (-1)
 
+/*
+ * The configuration, as the user gave it: ss_server_new() checks all of it in
+ * one place (ranges, and options that contradict each other or the address);
+ * the caller only converts text to values.
+ */
 struct ss_config {
 	const char *address;   /* ADDRESS as the user wrote it */
 	int family;            /* AF_INET, AF_INET6, AF_UNIX or AF_UNSPEC */
 	int socktype;          /* SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET */
 	enum ss_mode mode;
-	unsigned max_children; /* requests in progress at once (fork, thread) */
-	unsigned max_per_ip;   /* 0: no limit */
+	int64_t max_children;  /* requests in progress at once (fork, thread) */
+	int64_t max_per_ip;    /* SS_UNSET: no limit */
 	const char *const *allow; /* --allow CIDRs, NULL-terminated (or NULL) */
 	const char *const *deny;  /* --deny CIDRs */
 	const char *user;      /* drop to this user once bound (name or number) */
 	const char *group;     /* and this group (default: the user's) */
-	int socket_mode;       /* a unix socket path's permissions; -1: the umask's */
+	int socket_mode;       /* a unix socket path's permissions; SS_UNSET: the umask's */
 	const char *pidfile;   /* write and lock it while serving */
-	int backlog;           /* listen(2) backlog */
+	int64_t backlog;       /* listen(2) backlog */
 	int64_t timeout_ms;    /* per request; SS_NO_TIME for none */
 	int64_t idle_timeout_ms;
 	int64_t grace_ms;      /* drain time after SIGTERM/SIGINT */
-	uint64_t max_requests; /* 0: no limit */
-	size_t max_packet;     /* largest datagram in or out */
+	int64_t max_requests;  /* SS_UNSET: no limit */
+	int64_t max_packet;    /* largest datagram in or out */
 	bool empty_reply;
 	bool shell;            /* argv[0] is a string for /bin/sh -c */
 	char *const *argv;     /* COMMAND and its arguments, NULL-terminated */
@@ -60,10 +69,17 @@ struct ss_config {
 	bool reuse_addr;
 	bool reuse_port;
 	bool v6only;
-	bool print_address;    /* print the bound address on stdout, then /dev/null it */
 	int verbosity;         /* an enum ss_log_level */
 	enum ss_log_format log_format;
 };
+
+/* A number option's range, stated once: the config check enforces it, and a
+ * caller may quote it in its own messages.  NULL for an unknown option. */
+struct ss_range {
+	const char *option;    /* "--max-children" */
+	long long min, max;
+};
+const struct ss_range *ss_option_range(const char *option);
 
 /* What kind of failure: the command line's fault, or the world's. */
 enum ss_error_kind { SS_ERR_NONE, SS_ERR_USAGE, SS_ERR_START, SS_ERR_RUN };
@@ -81,7 +97,9 @@ void ss_config_init(struct ss_config *cfg);
 /* Check the config, resolve ADDRESS and COMMAND; nothing is bound yet. */
 struct ss_server *ss_server_new(const struct ss_config *cfg, struct ss_error *err);
 
-/* Bind and listen; with print_address, print the bound address. */
+/* Route signals to the server, bind and listen, write the pid file, drop
+ * privileges: once it returns, the server is ready (its address is known,
+ * and a SIGTERM from now on gets the clean shutdown). */
 int ss_server_listen(struct ss_server *srv, struct ss_error *err);
 
 /* The bound address as text (valid after ss_server_listen). */

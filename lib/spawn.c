@@ -7,7 +7,7 @@
  * mapping and its sigaction call for each of the 64 signals, which together
  * cost about a tenth of a spawn (see tests/bench).
  */
-#include "internal.h"
+#include "spawn.h"
 
 #include <bsd/stdlib.h>
 #include <bsd/string.h>
@@ -155,6 +155,12 @@ int spawn_plan_init(struct spawn_plan *plan, const struct ss_config *cfg, struct
 	int error = 0;
 
 	memset(plan, 0, sizeof(*plan));
+	plan->stderr_to = cfg->stderr_to;
+	plan->null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (plan->null_fd < 0) {
+		ss_error_set(err, SS_ERR_START, "cannot open /dev/null: %s", strerror(errno));
+		return -1;
+	}
 	if (strchr(command, '/') != NULL) {
 		error = executable(command);
 		if (error == 0)
@@ -183,6 +189,8 @@ int spawn_plan_init(struct spawn_plan *plan, const struct ss_config *cfg, struct
 
 void spawn_plan_free(struct spawn_plan *plan)
 {
+	if (plan->null_fd > 0)
+		close(plan->null_fd);
 	free(plan->path);
 	free(plan->argv);
 	memset(plan, 0, sizeof(*plan));
@@ -321,9 +329,11 @@ int spawn_child_error(const struct spawn_child *child)
 	return child != NULL ? child->args.error : 0;
 }
 
-int spawn_handler(const struct spawn_plan *plan, int in, int out, int errfd,
+int spawn_handler(const struct spawn_plan *plan, int in, int out, int stderr_socket,
                   char *const envp[], struct spawn_child *async, pid_t *pid)
 {
+	int errfd = plan->stderr_to == SS_STDERR_SOCKET ? stderr_socket
+	          : plan->stderr_to == SS_STDERR_NULL ? plan->null_fd : -1;
 	struct child_args a = { .plan = plan, .in = in, .out = out, .errfd = errfd, .envp = envp };
 	pid_t child;
 

@@ -1,14 +1,52 @@
 /*
  * The inet and inet6 transports: socket options before bind, the local
- * address after it, and the TCP.../UDP... variables of tcp-environ(5).
+ * address after it, per-connection options, each datagram's destination
+ * address (packet info), and the TCP.../UDP... variables of tcp-environ(5).
  */
-#include "internal.h"
+#include "server.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/tcp.h>
+#include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+/* The transport's state. */
+struct inet {
+	bool local_known;             /* bound to one address, not a wildcard */
+	char local_ip[INET6_ADDRSTRLEN];
+	unsigned local_port;
+};
+
+/* Packet info, the same for both families but for where things are. */
+static const struct pktinfo {
+	int family;
+	int level, on_option, type;  /* the option that asks for it; the record's type */
+	size_t size;                 /* of the record */
+	size_t dst_off;              /* the destination address in a received record */
+	size_t src_off;              /* the source address in a record sent */
+	size_t addr_size;
+	size_t sa_off;               /* the address in the sockaddr */
+} pktinfos[] = {
+	{ AF_INET, IPPROTO_IP, IP_PKTINFO, IP_PKTINFO, sizeof(struct in_pktinfo),
+	  offsetof(struct in_pktinfo, ipi_addr), offsetof(struct in_pktinfo, ipi_spec_dst),
+	  sizeof(struct in_addr), offsetof(struct sockaddr_in, sin_addr) },
+	{ AF_INET6, IPPROTO_IPV6, IPV6_RECVPKTINFO, IPV6_PKTINFO, sizeof(struct in6_pktinfo),
+	  offsetof(struct in6_pktinfo, ipi6_addr), offsetof(struct in6_pktinfo, ipi6_addr),
+	  sizeof(struct in6_addr), offsetof(struct sockaddr_in6, sin6_addr) },
+};
+
+static const struct pktinfo *pktinfo_for(int family)
+{
+	return &pktinfos[family == AF_INET6];
+}
+
+static struct inet *inet_of(const struct ss_server *srv)
+{
+	return srv->transport_ctx;
+}
 
 static int set_flag(int fd, int level, int name, int on)
 {
@@ -42,30 +80,42 @@ static bool is_wildcard(const struct sockaddr *sa)
 
 static void inet_bound(struct ss_server *srv)
 {
+	struct inet *t = inet_of(srv);
+	struct sockaddr_storage bound;
+	socklen_t len = sizeof(bound);
 	const struct sockaddr *sa = (const struct sockaddr *)&srv->addr.ss;
 
+	/* Port 0 becomes the port the kernel chose. */
+	if (getsockname(srv->listen_fd, (struct sockaddr *)&bound, &len) == 0) {
+		memcpy(&srv->addr.ss, &bound, len);
+		srv->addr.len = len;
+	}
 	/* A wildcard listener learns its local address per connection. */
-	srv->local_known = !is_wildcard(sa);
-	addr_ip_port(sa, srv->local_ip, sizeof(srv->local_ip), &srv->local_port);
+	t->local_known = !is_wildcard(sa);
+	addr_ip_port(sa, t->local_ip, sizeof(t->local_ip), &t->local_port);
+}
+
+static void inet_accepted(struct ss_server *srv, struct request *req)
+{
+	if (srv->cfg.nodelay)
+		set_flag(req->fd, IPPROTO_TCP, TCP_NODELAY, 1);
 }
 
 static void inet_describe(struct ss_server *srv, struct request *req)
 {
+	const struct inet *t = inet_of(srv);
 	const struct sockaddr *peer = (const struct sockaddr *)&req->peer;
-	char ip[INET6_ADDRSTRLEN];
+	const char *p = srv->handler->var_prefix;
+	char ip[INET6_ADDRSTRLEN], name[32];
 	unsigned port;
 
 	addr_format(peer, req->peer_len, req->remote, sizeof(req->remote));
-	env_reset(req);
-	if (srv->cfg.no_env)
-		return;
-	const char *p = srv->var_prefix;
-	char name[32];
-	env_add(req, "PROTO", "%s", srv->proto);
+	env_reset(&req->env);
+	env_add(&req->env, "PROTO", "%s", srv->proto);
 	snprintf(name, sizeof(name), "%sLOCALIP", p);
-	if (srv->local_known) {
-		env_add(req, name, "%s", srv->local_ip);
-		port = srv->local_port;
+	if (t->local_known) {
+		env_add(&req->env, name, "%s", t->local_ip);
+		port = t->local_port;
 	} else {
 		/* A wildcard listener: the address this client reached, from
 		 * the packet's info (datagrams) or the connection (streams). */
@@ -74,18 +124,56 @@ static void inet_describe(struct ss_server *srv, struct request *req)
 		                        getsockname(req->fd, (struct sockaddr *)&req->local, &len) < 0))
 			memcpy(&req->local, &srv->addr.ss, sizeof(req->local));
 		addr_ip_port((struct sockaddr *)&req->local, ip, sizeof(ip), &port);
-		env_add(req, name, "%s", ip);
+		env_add(&req->env, name, "%s", ip);
 	}
 	snprintf(name, sizeof(name), "%sLOCALPORT", p);
-	env_add(req, name, "%u", port);
+	env_add(&req->env, name, "%u", port);
 	addr_ip_port(peer, ip, sizeof(ip), &port);
 	snprintf(name, sizeof(name), "%sREMOTEIP", p);
-	env_add(req, name, "%s", ip);
+	env_add(&req->env, name, "%s", ip);
 	snprintf(name, sizeof(name), "%sREMOTEPORT", p);
-	env_add(req, name, "%u", port);
+	env_add(&req->env, name, "%u", port);
 }
 
-static int inet_nothing(struct ss_server *srv, struct ss_error *err)
+static int inet_packet_info_on(struct ss_server *srv, int fd)
+{
+	const struct pktinfo *pi = pktinfo_for(srv->addr.family);
+
+	return set_flag(fd, pi->level, pi->on_option, 1);
+}
+
+static void inet_packet_info(struct ss_server *srv, struct request *req, struct msghdr *msg)
+{
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c != NULL; c = CMSG_NXTHDR(msg, c)) {
+		const struct pktinfo *pi = pktinfo_for(c->cmsg_level == IPPROTO_IPV6 ? AF_INET6 : AF_INET);
+		if (c->cmsg_level != pi->level || c->cmsg_type != pi->type)
+			continue;
+		/* A v4 packet on a dual-stack socket has a v4 record. */
+		struct sockaddr_in6 *local = (struct sockaddr_in6 *)&req->local;
+		memset(&req->local, 0, sizeof(req->local));
+		req->local.ss_family = (sa_family_t)pi->family;
+		memcpy((char *)&req->local + pi->sa_off, CMSG_DATA(c) + pi->dst_off, pi->addr_size);
+		/* sin_port and sin6_port are at the same place */
+		local->sin6_port = htons((uint16_t)inet_of(srv)->local_port);
+		req->has_local = true;
+	}
+}
+
+static void inet_reply_from(const struct request *req, struct msghdr *msg, void *control, size_t size)
+{
+	const struct pktinfo *pi = pktinfo_for(req->local.ss_family);
+	struct cmsghdr *c = control;
+
+	memset(control, 0, size);
+	msg->msg_control = control;
+	msg->msg_controllen = CMSG_SPACE(pi->size);
+	c->cmsg_level = pi->level;
+	c->cmsg_type = pi->type;
+	c->cmsg_len = CMSG_LEN(pi->size);
+	memcpy(CMSG_DATA(c) + pi->src_off, (const char *)&req->local + pi->sa_off, pi->addr_size);
+}
+
+static int inet_prepare(struct ss_server *srv, struct ss_error *err)
 {
 	(void)srv;
 	(void)err;
@@ -99,9 +187,17 @@ static void inet_cleanup(struct ss_server *srv)
 
 const struct transport transport_inet = {
 	.name = "inet",
-	.prepare = inet_nothing,
+	.ctx_size = sizeof(struct inet),
+	.client_ips = true,
+	.types = 1u << SOCK_STREAM | 1u << SOCK_DGRAM,
+	.proto = NULL,
+	.prepare = inet_prepare,
 	.configure = inet_configure,
 	.bound = inet_bound,
+	.accepted = inet_accepted,
 	.describe = inet_describe,
+	.packet_info_on = inet_packet_info_on,
+	.packet_info = inet_packet_info,
+	.reply_from = inet_reply_from,
 	.cleanup = inet_cleanup,
 };

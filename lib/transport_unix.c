@@ -4,13 +4,20 @@
  * error and is left alone.  At exit sockserve removes the path only if it is
  * still the socket that it created.
  */
-#include "internal.h"
+#include "server.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+/* The transport's state: the path sockserve created, to remove at exit. */
+struct unix_path {
+	bool owned;
+	dev_t dev;
+	ino_t ino;
+};
 
 static bool is_path(const struct ss_server *srv)
 {
@@ -51,7 +58,7 @@ static int unix_prepare(struct ss_server *srv, struct ss_error *err)
 		ss_error_set(err, SS_ERR_START, "cannot replace stale socket %s: %s", path, strerror(errno));
 		return -1;
 	}
-	log_msg(srv, SS_LOG_INFO, "stale", "replaced stale socket %s", path);
+	log_msg(&srv->log, SS_LOG_INFO, "stale", "replaced stale socket %s", path);
 	return 0;
 }
 
@@ -65,13 +72,14 @@ static int unix_configure(struct ss_server *srv, int fd, struct ss_error *err)
 
 static void unix_bound(struct ss_server *srv)
 {
+	struct unix_path *t = srv->transport_ctx;
 	const char *path = ((const struct sockaddr_un *)&srv->addr.ss)->sun_path;
 	struct stat st;
 
 	if (is_path(srv) && lstat(path, &st) == 0) {
-		srv->unix_owned = true;
-		srv->unix_dev = st.st_dev;
-		srv->unix_ino = st.st_ino;
+		t->owned = true;
+		t->dev = st.st_dev;
+		t->ino = st.st_ino;
 	}
 }
 
@@ -88,36 +96,38 @@ static void unix_describe(struct ss_server *srv, struct request *req)
 		snprintf(req->remote, sizeof(req->remote), "pid %d", (int)cred.pid);
 	else
 		snprintf(req->remote, sizeof(req->remote), "%s", peer_path[0] ? peer_path : "unnamed peer");
-	env_reset(req);
-	if (srv->cfg.no_env)
-		return;
-	env_add(req, "PROTO", "UNIX");
-	env_add(req, "UNIXLOCALPATH", "%s", srv->addr_text);
+	env_reset(&req->env);
+	env_add(&req->env, "PROTO", "%s", srv->proto);
+	env_add(&req->env, "UNIXLOCALPATH", "%s", srv->addr_text);
 	if (has_cred) {
-		env_add(req, "UNIXREMOTEPID", "%d", (int)cred.pid);
-		env_add(req, "UNIXREMOTEEUID", "%u", (unsigned)cred.uid);
-		env_add(req, "UNIXREMOTEEGID", "%u", (unsigned)cred.gid);
+		env_add(&req->env, "UNIXREMOTEPID", "%d", (int)cred.pid);
+		env_add(&req->env, "UNIXREMOTEEUID", "%u", (unsigned)cred.uid);
+		env_add(&req->env, "UNIXREMOTEEGID", "%u", (unsigned)cred.gid);
 	}
 	if (peer_path[0] != '\0')
-		env_add(req, "UNIXREMOTEPATH", "%s", peer_path);
+		env_add(&req->env, "UNIXREMOTEPATH", "%s", peer_path);
 }
 
 static void unix_cleanup(struct ss_server *srv)
 {
+	struct unix_path *t = srv->transport_ctx;
 	const char *path = ((const struct sockaddr_un *)&srv->addr.ss)->sun_path;
 	struct stat st;
 
-	if (!srv->unix_owned)
+	if (t == NULL || !t->owned)
 		return;
-	srv->unix_owned = false;
-	if (lstat(path, &st) == 0 && st.st_dev == srv->unix_dev && st.st_ino == srv->unix_ino &&
-	    unlink(path) < 0)
+	t->owned = false;
+	if (lstat(path, &st) == 0 && st.st_dev == t->dev && st.st_ino == t->ino && unlink(path) < 0)
 		/* e.g. --user may not write the directory the socket is in */
-		log_msg(srv, SS_LOG_ERROR, "cleanup", "cannot remove %s: %s", path, strerror(errno));
+		log_msg(&srv->log, SS_LOG_ERROR, "cleanup", "cannot remove %s: %s", path, strerror(errno));
 }
 
 const struct transport transport_unix = {
 	.name = "unix",
+	.ctx_size = sizeof(struct unix_path),
+	.client_ips = false,
+	.types = 1u << SOCK_STREAM | 1u << SOCK_DGRAM | 1u << SOCK_SEQPACKET,
+	.proto = "UNIX",
 	.prepare = unix_prepare,
 	.configure = unix_configure,
 	.bound = unix_bound,

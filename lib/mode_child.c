@@ -3,18 +3,14 @@
  * thread mode is in mode_thread.c.
  * Each request's handler is a child process that the event loop supervises:
  * spawned when the request arrives, reaped on SIGCHLD.  They differ only in
- * how many may run at once: one, or --max-children.  The lookup tables for all
- * three axes live here too.
+ * how many may run at once: one, or --max-children.  A slot's state is the
+ * memory its child runs on until it execs (spawn.c), kept for the slot.
  */
-#include "internal.h"
+#include "server.h"
 
 #include <errno.h>
 #include <signal.h>
 #include <sys/wait.h>
-
-extern const struct transport transport_inet, transport_unix;
-extern const struct handler handler_stream, handler_dgram;
-extern const struct mode mode_thread;
 
 static unsigned sync_limit(const struct ss_config *cfg)
 {
@@ -24,16 +20,16 @@ static unsigned sync_limit(const struct ss_config *cfg)
 
 static unsigned fork_limit(const struct ss_config *cfg)
 {
-	return cfg->max_children;
+	return (unsigned)cfg->max_children;
 }
 
 /* The child is spawned without waiting for its exec (spawn.c), on memory of
  * the slot's own that stays untouched until the child is reaped. */
 static void child_dispatch(struct ss_server *srv, struct request *req)
 {
-	if (req->child == NULL)
-		req->child = spawn_child_new();
-	int rc = req->child != NULL ? srv->handler->spawn(srv, req, &req->pid) : ENOMEM;
+	if (req->mode_ctx == NULL)
+		req->mode_ctx = spawn_child_new();
+	int rc = req->mode_ctx != NULL ? srv->handler->spawn(srv, req, req->mode_ctx, &req->pid) : ENOMEM;
 
 	if (rc != 0) {
 		request_failed(srv, req, rc);
@@ -54,7 +50,7 @@ static void child_reap(struct ss_server *srv)
 		if (req == NULL)
 			continue;
 		/* exec failed: the command cannot be run, which is not its exit */
-		int error = spawn_child_error(req->child);
+		int error = spawn_child_error(req->mode_ctx);
 		if (error != 0)
 			request_failed(srv, req, error);
 		else
@@ -72,46 +68,27 @@ static pid_t child_signal(struct ss_server *srv, struct request *req, int sig)
 	return req->pid;
 }
 
-static const struct mode mode_sync = {
+static void child_slot_close(struct ss_server *srv, struct request *req)
+{
+	(void)srv;
+	spawn_child_free(req->mode_ctx);
+	req->mode_ctx = NULL;
+}
+
+const struct mode mode_sync = {
 	.name = "sync",
 	.limit = sync_limit,
 	.dispatch = child_dispatch,
 	.children = child_reap,
 	.signal = child_signal,
+	.slot_close = child_slot_close,
 };
 
-static const struct mode mode_fork = {
+const struct mode mode_fork = {
 	.name = "fork",
 	.limit = fork_limit,
 	.dispatch = child_dispatch,
 	.children = child_reap,
 	.signal = child_signal,
+	.slot_close = child_slot_close,
 };
-
-const struct mode *mode_for(enum ss_mode mode)
-{
-	switch (mode) {
-	case SS_MODE_SYNC: return &mode_sync;
-	case SS_MODE_FORK: return &mode_fork;
-	case SS_MODE_THREAD: return &mode_thread;
-	default: return NULL;
-	}
-}
-
-const struct transport *transport_for(int family)
-{
-	return family == AF_UNIX ? &transport_unix : &transport_inet;
-}
-
-const struct handler *handler_for(int socktype)
-{
-	switch (socktype) {
-	case SOCK_STREAM:
-	case SOCK_SEQPACKET:
-		return &handler_stream;
-	case SOCK_DGRAM:
-		return &handler_dgram;
-	default:
-		return NULL;
-	}
-}

@@ -1,0 +1,142 @@
+/*
+ * The configuration: its defaults, the ranges of the number options (stated
+ * here and nowhere else), and one function that checks all of it before
+ * anything is resolved or bound, the way OpenBSD nc checks its options: a
+ * flat list of one-line rules, each a usage error that names the option.
+ */
+#include "config.h"
+#include "addr.h"
+#include "axes.h"
+
+#include <limits.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <string.h>
+
+/* Durations are given in seconds and kept in milliseconds. */
+#define SECONDS_MAX 1000000
+
+static const struct ss_range ranges[] = {
+	{ "--max-children", 1, 10000 },
+	{ "--max-per-ip", 1, 10000 },
+	{ "--backlog", 1, INT_MAX },
+	{ "--max-packet", 1, 65535 },
+	{ "--max-requests", 1, LLONG_MAX },
+	{ "--socket-mode", 0, 0777 },
+	/* in milliseconds */
+	{ "--timeout", 1, SECONDS_MAX * 1000LL },
+	{ "--idle-timeout", 1, SECONDS_MAX * 1000LL },
+	{ "--grace", 0, SECONDS_MAX * 1000LL },
+};
+
+const struct ss_range *ss_option_range(const char *option)
+{
+	for (size_t i = 0; i < sizeof(ranges) / sizeof(ranges[0]); i++)
+		if (strcmp(ranges[i].option, option) == 0)
+			return &ranges[i];
+	return NULL;
+}
+
+void ss_config_init(struct ss_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->family = AF_UNSPEC;
+	cfg->socktype = SOCK_STREAM;
+	cfg->mode = SS_MODE_FORK;
+	cfg->max_children = 40;
+	cfg->max_per_ip = SS_UNSET;
+	cfg->backlog = SOMAXCONN;
+	cfg->timeout_ms = SS_NO_TIME;
+	cfg->idle_timeout_ms = SS_NO_TIME;
+	cfg->grace_ms = 10000;
+	cfg->max_requests = SS_UNSET;
+	cfg->max_packet = 8192;
+	cfg->reuse_addr = true;
+	cfg->socket_mode = SS_UNSET;
+	cfg->verbosity = SS_LOG_ERROR;
+	cfg->log_format = SS_LOG_TEXT;
+}
+
+/* A number out of its range: false, with the error set.  Not given: fine. */
+static bool in_range(const char *option, long long value, long long unset, struct ss_error *err)
+{
+	const struct ss_range *r = ss_option_range(option);
+
+	if (value == unset || (value >= r->min && value <= r->max))
+		return true;
+	ss_error_set(err, SS_ERR_USAGE, "%s: %lld is too %s (%lld to %lld)", option, value,
+	             value < r->min ? "small" : "large", r->min, r->max);
+	return false;
+}
+
+/* The same for a duration, in the seconds the user wrote. */
+static bool seconds_in_range(const char *option, int64_t ms, struct ss_error *err)
+{
+	const struct ss_range *r = ss_option_range(option);
+
+	if (ms == SS_NO_TIME || (ms >= r->min && ms <= r->max))
+		return true;
+	ss_error_set(err, SS_ERR_USAGE, "%s: %.3f s is out of range (%g to %lld seconds)", option,
+	             (double)ms / 1000.0, (double)r->min / 1000.0, r->max / 1000);
+	return false;
+}
+
+static int usage(struct ss_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int usage(struct ss_error *err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	ss_error_vset(err, SS_ERR_USAGE, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+int config_check(const struct ss_config *cfg, struct ss_error *err)
+{
+	const char *address = cfg->address != NULL ? cfg->address : "";
+	enum addr_form form = addr_form(address);
+	bool unix_form = form == ADDR_UNIX_PATH || form == ADDR_UNIX_ABSTRACT;
+	const struct transport *transport = transport_for(addr_form_family(form, cfg->family));
+	const char *want = addr_family_name(cfg->family);
+
+	if (cfg->argv == NULL || cfg->argv[0] == NULL)
+		return usage(err, "missing COMMAND");
+	if (!in_range("--max-children", cfg->max_children, LLONG_MIN, err) ||
+	    !in_range("--max-per-ip", cfg->max_per_ip, SS_UNSET, err) ||
+	    !in_range("--backlog", cfg->backlog, LLONG_MIN, err) ||
+	    !in_range("--max-packet", cfg->max_packet, LLONG_MIN, err) ||
+	    !in_range("--max-requests", cfg->max_requests, SS_UNSET, err) ||
+	    !in_range("--socket-mode", cfg->socket_mode, SS_UNSET, err) ||
+	    !seconds_in_range("--timeout", cfg->timeout_ms, err) ||
+	    !seconds_in_range("--idle-timeout", cfg->idle_timeout_ms, err) ||
+	    !seconds_in_range("--grace", cfg->grace_ms, err))
+		return -1;
+	if (handler_for(cfg->socktype) == NULL)
+		return usage(err, "--type=%s is not supported", addr_type_name(cfg->socktype));
+	if (mode_for(cfg->mode) == NULL)
+		return usage(err, "this --mode is not supported");
+	if (transport == NULL)
+		return usage(err, "--family=%s is not supported", want);
+	if (unix_form && cfg->family != AF_UNSPEC && cfg->family != AF_UNIX)
+		return usage(err, "--family=%s contradicts the unix socket address '%s'", want, address);
+	if (!unix_form && cfg->family == AF_UNIX)
+		return usage(err, "--family=unix contradicts the address '%s' (a unix socket path has a '/': ./%s)",
+		             address, address);
+	if (form == ADDR_IPV6 && cfg->family == AF_INET)
+		return usage(err, "--family=%s contradicts the IPv6 address '%s'", want, address);
+	if (form == ADDR_IPV4 && cfg->family == AF_INET6)
+		return usage(err, "--family=%s contradicts the IPv4 address '%s'", want, address);
+	if (!(transport->types & 1u << cfg->socktype))
+		return usage(err, "--type=%s needs a unix socket address, not '%s'", addr_type_name(cfg->socktype),
+		             address);
+	if (cfg->max_per_ip != SS_UNSET && !transport->client_ips)
+		return usage(err, "--max-per-ip needs an inet or inet6 address, not %s", address);
+	if (cfg->allow != NULL && !transport->client_ips)
+		return usage(err, "--allow needs an inet or inet6 address, not %s", address);
+	if (cfg->deny != NULL && !transport->client_ips)
+		return usage(err, "--deny needs an inet or inet6 address, not %s", address);
+	if (cfg->socket_mode != SS_UNSET && form != ADDR_UNIX_PATH)
+		return usage(err, "--socket-mode needs a unix socket path, not %s", address);
+	return 0;
+}

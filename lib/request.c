@@ -1,0 +1,240 @@
+/*
+ * Requests: slots, the in-progress list, and each request's life from the
+ * moment a handler takes it until its slot is free again.  Requests live in
+ * a fixed table of slots sized from the concurrency limit, set up on first
+ * use, so the steady state does not allocate.  Whether the listener should
+ * watch for more is decided by the server once per loop turn
+ * (requests_room()), never from here.
+ */
+#include "server.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+/* After --timeout's SIGTERM, how long a handler has before SIGKILL. */
+#define KILL_AFTER_US 1000000
+
+int requests_init(struct ss_server *srv, struct ss_error *err)
+{
+	srv->limit = srv->mode->limit(&srv->cfg);
+	/* Zeroed and left untouched: a slot is set up the first time a request
+	 * needs it (request_slot), so only the slots in use cost memory. */
+	srv->slots = calloc(srv->limit, sizeof(struct request));
+	if (srv->slots == NULL) {
+		ss_error_set(err, SS_ERR_START, "out of memory for %u request slots", srv->limit);
+		return -1;
+	}
+	srv->slots_used = 0;
+	srv->free_list = NULL;
+	srv->active.next = srv->active.prev = &srv->active;
+	return 0;
+}
+
+/* What a slot made on its first use (parts of it, when that failed). */
+static void slot_close(struct ss_server *srv, struct request *req)
+{
+	if (srv->handler->slot_close != NULL)
+		srv->handler->slot_close(srv, req);
+	if (srv->mode->slot_close != NULL)
+		srv->mode->slot_close(srv, req);
+	env_block_free(&req->env);
+}
+
+void requests_free(struct ss_server *srv)
+{
+	for (unsigned i = 0; srv->slots != NULL && i < srv->slots_used; i++)
+		slot_close(srv, &srv->slots[i]);
+	free(srv->slots);
+	srv->slots = NULL;
+}
+
+static int slot_open(struct ss_server *srv, struct request *req)
+{
+	req->fd = -1;
+	if (env_block_init(&srv->env, &req->env) < 0)
+		return -1;
+	return srv->handler->slot_open != NULL ? srv->handler->slot_open(srv, req) : 0;
+}
+
+struct request *request_slot(struct ss_server *srv)
+{
+	if (srv->free_list == NULL && srv->slots_used < srv->limit) {
+		struct request *req = &srv->slots[srv->slots_used];
+		if (slot_open(srv, req) < 0) {
+			slot_close(srv, req);
+			errno = ENOMEM;
+			return NULL;
+		}
+		srv->slots_used++;
+		req->next = NULL;
+		srv->free_list = req;
+	}
+	return srv->free_list;
+}
+
+bool requests_room(const struct ss_server *srv)
+{
+	return srv->free_list != NULL || srv->slots_used < srv->limit;
+}
+
+bool requests_max_reached(const struct ss_server *srv)
+{
+	return srv->cfg.max_requests != SS_UNSET && srv->received >= (uint64_t)srv->cfg.max_requests;
+}
+
+void request_take(struct ss_server *srv, struct request *req)
+{
+	srv->free_list = req->next;
+	req->start_us = srv->last_activity_us = now_us();
+	req->pid = 0;
+	req->prev = req->next = NULL;
+	srv->received++;
+}
+
+static void slot_release(struct ss_server *srv, struct request *req)
+{
+	srv->handler->finish(srv, req);
+	req->pid = 0;
+	req->exited = false;
+	req->timed_out = req->kill_sent = false;
+	if (req->ip_counted)
+		ip_counts_remove(&srv->per_ip, &req->ip);
+	req->ip_counted = false;
+	req->next = srv->free_list;
+	req->prev = NULL;
+	srv->free_list = req;
+	/* What the request held is free now: try again at once. */
+	srv->accept_paused_until = 0;
+}
+
+void request_track(struct ss_server *srv, struct request *req)
+{
+	req->prev = srv->active.prev;
+	req->next = &srv->active;
+	srv->active.prev->next = req;
+	srv->active.prev = req;
+	srv->active_count++;
+}
+
+static void request_untrack(struct ss_server *srv, struct request *req)
+{
+	req->prev->next = req->next;
+	req->next->prev = req->prev;
+	req->prev = NULL;
+	srv->active_count--;
+}
+
+void request_log_start(struct ss_server *srv, const struct request *req)
+{
+	log_event(&srv->log, SS_LOG_INFO, "start",
+	          LOG_FIELDS(FSTR("remote", req->remote), FINT("pid", req->pid)),
+	          "%s: start, handler pid %d", req->remote, (int)req->pid);
+}
+
+void request_started(struct ss_server *srv, struct request *req)
+{
+	request_track(srv, req);
+	request_log_start(srv, req);
+}
+
+void request_end(struct ss_server *srv, struct request *req, int wstatus)
+{
+	double ms = (double)(now_us() - req->start_us) / 1000.0;
+
+	req->exited = true;
+	req->wstatus = wstatus;
+	srv->last_activity_us = now_us();
+	request_untrack(srv, req);
+	if (WIFEXITED(wstatus)) {
+		int status = WEXITSTATUS(wstatus);
+		if (status == 0)
+			srv->handled++;
+		else
+			srv->failed++;
+		log_event(&srv->log, status == 0 ? SS_LOG_INFO : SS_LOG_ERROR, "end",
+		          LOG_FIELDS(FSTR("remote", req->remote), FINT("pid", req->pid),
+		                     FINT("status", status), FMS("duration_ms", ms)),
+		          "%s: end, handler pid %d exit %d after %.1f ms", req->remote, (int)req->pid,
+		          status, ms);
+	} else {
+		int sig = WTERMSIG(wstatus);
+		srv->failed++;
+		log_event(&srv->log, SS_LOG_ERROR, "end",
+		          LOG_FIELDS(FSTR("remote", req->remote), FINT("pid", req->pid),
+		                     FINT("signal", sig), FMS("duration_ms", ms)),
+		          "%s: end, handler pid %d killed by signal %d (%s) after %.1f ms", req->remote,
+		          (int)req->pid, sig, strsignal(sig), ms);
+	}
+	slot_release(srv, req);
+}
+
+void request_failed(struct ss_server *srv, struct request *req, int error)
+{
+	/* Thread mode tracks a request before its worker tries to run it. */
+	if (req->prev != NULL)
+		request_untrack(srv, req);
+	srv->failed++;
+	log_event(&srv->log, SS_LOG_ERROR, "spawn_failed",
+	          LOG_FIELDS(FSTR("remote", req->remote), FSTR("error", strerror(error))),
+	          "%s: cannot run handler %s: %s", req->remote, srv->plan.path, strerror(error));
+	slot_release(srv, req);
+}
+
+struct request *request_by_pid(struct ss_server *srv, pid_t pid)
+{
+	for (struct request *r = srv->active.next; r != &srv->active; r = r->next)
+		if (r->pid == pid)
+			return r;
+	return NULL;
+}
+
+void requests_signal(struct ss_server *srv, int sig)
+{
+	for (struct request *r = srv->active.next; r != &srv->active; r = r->next)
+		srv->mode->signal(srv, r, sig);
+}
+
+static void time_out(struct ss_server *srv, struct request *r, int64_t now)
+{
+	r->timed_out = true;
+	r->term_us = now;
+	srv->timed_out++;
+	pid_t pid = srv->mode->signal(srv, r, SIGTERM);
+	log_event(&srv->log, SS_LOG_ERROR, "timeout",
+	          LOG_FIELDS(FSTR("remote", r->remote), FINT("pid", pid),
+	                     FMS("timeout_ms", (double)srv->cfg.timeout_ms)),
+	          "%s: timed out after %.3g s, handler pid %d: sent SIGTERM", r->remote,
+	          (double)srv->cfg.timeout_ms / 1000.0, (int)pid);
+}
+
+/*
+ * The in-progress list is in start order and --timeout is the same for every
+ * request, so deadlines grow along the list: the nearest is that of the first
+ * request not yet timed out, after the few that were sent SIGTERM and wait
+ * for their SIGKILL (whose deadlines are in the same order).  Nothing polls:
+ * the loop sleeps until the nearest deadline.
+ */
+int64_t requests_deadlines(struct ss_server *srv, int64_t now)
+{
+	int64_t timeout_us = srv->cfg.timeout_ms * 1000;
+
+	if (srv->cfg.timeout_ms == SS_NO_TIME)
+		return INT64_MAX;
+	for (struct request *r = srv->active.next; r != &srv->active; r = r->next) {
+		if (!r->timed_out) {
+			if (r->start_us + timeout_us > now)
+				return r->start_us + timeout_us;
+			time_out(srv, r, now);
+		}
+		if (!r->kill_sent) {
+			if (r->term_us + KILL_AFTER_US > now)
+				return r->term_us + KILL_AFTER_US;
+			r->kill_sent = true;
+			srv->mode->signal(srv, r, SIGKILL);
+		}
+	}
+	return INT64_MAX;
+}

@@ -1,0 +1,71 @@
+/*
+ * Requests: a fixed table of slots sized from the concurrency limit, set up
+ * on first use, so the steady state does not allocate; the in-progress list
+ * in start order; each request's life from arrival to release, and its
+ * --timeout deadlines.
+ */
+#ifndef SS_REQUEST_H
+#define SS_REQUEST_H
+
+#include "acl.h"
+#include "addr.h"
+#include "env.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct ss_server;
+
+struct request {
+	struct request *prev, *next; /* the in-progress list (start order) or the free list */
+	int fd;                      /* a connection while sockserve holds it; -1 */
+	pid_t pid;                   /* the handler, 0 before it runs */
+	int64_t start_us;
+	struct sockaddr_storage peer;
+	socklen_t peer_len;
+	char remote[ADDR_TEXT_MAX]; /* the client, for logs */
+	struct ip_key ip;           /* the client's IP, when counted for --max-per-ip */
+	bool ip_counted;
+	struct sockaddr_storage local; /* the address the client reached, when known */
+	bool has_local;
+	bool timed_out;             /* sent SIGTERM by --timeout at term_us */
+	bool kill_sent;             /* then SIGKILL */
+	int64_t term_us;
+	bool exited;                /* the handler ended with wstatus */
+	int wstatus;
+	void *handler_ctx;          /* the handler's state for this slot */
+	void *mode_ctx;             /* the mode's */
+	struct env_block env;
+};
+
+int requests_init(struct ss_server *srv, struct ss_error *err);
+void requests_free(struct ss_server *srv);
+/* A free slot: one released by an earlier request, or else one never used
+ * yet, set up now.  NULL when all are in use, or (errno ENOMEM) when a new
+ * one cannot be set up. */
+struct request *request_slot(struct ss_server *srv);
+/* Whether a request could be taken now. */
+bool requests_room(const struct ss_server *srv);
+/* --max-requests have been taken. */
+bool requests_max_reached(const struct ss_server *srv);
+/* The slot from request_slot() holds a request now. */
+void request_take(struct ss_server *srv, struct request *req);
+
+/* Add a request to the in-progress list once its handler runs, and log it. */
+void request_started(struct ss_server *srv, struct request *req);
+/* The two halves of that: thread mode tracks at dispatch; its worker logs. */
+void request_track(struct ss_server *srv, struct request *req);
+void request_log_start(struct ss_server *srv, const struct request *req);
+/* The handler ended with wait status `wstatus`: log, count, free the slot. */
+void request_end(struct ss_server *srv, struct request *req, int wstatus);
+/* The request could not be run (errno value `error`): log, count, free it. */
+void request_failed(struct ss_server *srv, struct request *req, int error);
+/* Find the in-progress request whose handler is `pid`. */
+struct request *request_by_pid(struct ss_server *srv, pid_t pid);
+/* Send sig to every running handler's process group. */
+void requests_signal(struct ss_server *srv, int sig);
+/* --timeout: act on the deadlines that are due at now; the next one. */
+int64_t requests_deadlines(struct ss_server *srv, int64_t now);
+
+#endif

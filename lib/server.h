@@ -1,0 +1,62 @@
+/*
+ * The state of one server, which the axes and the request table read.  No
+ * function of server.c is declared here: the layers below never call up.
+ */
+#ifndef SS_SERVER_H
+#define SS_SERVER_H
+
+#include "acl.h"
+#include "addr.h"
+#include "axes.h"
+#include "env.h"
+#include "log.h"
+#include "loop.h"
+#include "privileges.h"
+#include "request.h"
+#include "spawn.h"
+
+#include <bsd/libutil.h>
+
+struct ss_server {
+	struct ss_config cfg;
+	const struct transport *transport;
+	const struct handler *handler;
+	const struct mode *mode;
+	void *transport_ctx;          /* each axis's server-wide state */
+	void *mode_ctx;
+
+	struct address addr;
+	char addr_text[ADDR_TEXT_MAX]; /* as bound */
+	const char *proto;             /* "TCP", "UDP" or "UNIX" */
+	int listen_fd;
+	struct watch listener;
+
+	struct logger log;
+	struct spawn_plan plan;
+	struct env_template env;
+	struct loop loop;
+
+	unsigned limit;               /* requests in progress at once */
+	struct request *slots;
+	struct request *free_list;
+	unsigned slots_used;          /* slots set up so far (the first ones) */
+	struct request active;        /* sentinel of the in-progress list */
+	unsigned active_count;
+	struct ip_counts per_ip;      /* --max-per-ip */
+	struct acl acl;               /* --allow, --deny */
+	struct identity identity;     /* --user, --group */
+	struct pidfh *pidfile;        /* --pidfile, held while serving */
+	int64_t accept_paused_until;  /* descriptor exhaustion back-off */
+	int64_t starved_logged_us;    /* when running out of descriptors was last logged */
+
+	bool draining;
+	bool killed;
+	int64_t grace_deadline;     /* INT64_MAX: wait for the handlers however long */
+	bool done;
+	int64_t last_activity_us;   /* a request arrived or ended: for --idle-timeout */
+	uint64_t received;          /* requests taken: for --max-requests */
+
+	uint64_t handled, failed, rejected, dropped, timed_out;
+};
+
+#endif
