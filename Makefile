@@ -50,7 +50,8 @@ LIB_SRC = $(wildcard lib/*.c)
 CLI_SRC = $(wildcard cli/*.c)
 LIB_OBJ = $(LIB_SRC:%.c=$(OUT)/%.o)
 CLI_OBJ = $(CLI_SRC:%.c=$(OUT)/%.o)
-HELPERS = build/helpers/ssclient build/helpers/probe
+# the tests' helpers, the load generator among them (bounded in count and time)
+HELPERS = build/helpers/ssclient build/helpers/probe build/bench/load
 BENCH_TOOLS = build/bench/load build/bench/ok build/bench/echo build/bench/reply build/bench/direct build/bench/spawnloop build/bench/nospawn
 
 ifneq ($(SANITIZE)$(STATIC),00)

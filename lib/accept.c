@@ -28,7 +28,7 @@ static void log_rejected(struct ss_server *srv, struct request *req, const struc
 	char from[ADDR_TEXT_MAX];
 
 	srv->rejected++;
-	if (!log_enabled(&srv->log, SS_LOG_INFO))
+	if (!log_allowed(&srv->log, SS_LOG_INFO, LOG_REJECTED))
 		return;
 	addr_format((struct sockaddr *)&req->peer, req->peer_len, from, sizeof(from));
 	if (denied)

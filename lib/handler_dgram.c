@@ -106,6 +106,8 @@ static void release_pipes(struct dgram *d)
 static void log_dropped(struct ss_server *srv, const char *remote, const char *what, size_t bytes)
 {
 	srv->dropped++;
+	if (!log_allowed(&srv->log, SS_LOG_ERROR, LOG_DROPPED))
+		return;
 	log_event(&srv->log, SS_LOG_ERROR, "dropped",
 	          LOG_FIELDS(FSTR("remote", remote), FSTR("what", what), FINT("bytes", (long long)bytes),
 	                     FINT("max_packet", (long long)max_packet(srv))),
@@ -319,15 +321,17 @@ static void send_reply(struct ss_server *srv, struct request *req)
 		return;
 	/* Only a unix socket that is not bound has no more than a family. */
 	if (req->peer_len <= sizeof(sa_family_t)) {
-		log_event(&srv->log, SS_LOG_ERROR, "no_reply_address",
-		          LOG_FIELDS(FINT("bytes", (long long)d->reply_len)),
-		          "unnamed peer: no address to send a reply of %zu bytes to (bind the client's socket)",
-		          d->reply_len);
+		if (log_allowed(&srv->log, SS_LOG_ERROR, LOG_SEND_FAILED))
+			log_event(&srv->log, SS_LOG_ERROR, "no_reply_address",
+			          LOG_FIELDS(FINT("bytes", (long long)d->reply_len)),
+			          "unnamed peer: no address to send a reply of %zu bytes to (bind the client's socket)",
+			          d->reply_len);
 		return;
 	}
 	if (req->has_local && srv->transport->reply_from != NULL)
 		srv->transport->reply_from(req, &msg, control.buf, sizeof(control.buf));
-	if (sendmsg(srv->listen_fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+	if (sendmsg(srv->listen_fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 &&
+	    log_allowed(&srv->log, SS_LOG_ERROR, LOG_SEND_FAILED))
 		log_event(&srv->log, SS_LOG_ERROR, "send_failed",
 		          LOG_FIELDS(FSTR("remote", req->remote), FSTR("error", strerror(errno))),
 		          "%s: cannot send the reply: %s", req->remote, strerror(errno));

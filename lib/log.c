@@ -1,18 +1,35 @@
 /*
  * One line per event on stderr, written with a single write(2) so that lines
  * from many requests ending at once never interleave.  Text lines read
- * "sockserve: ..."; JSON lines are one object with stable keys.
+ * "sockserve: ..."; JSON lines are one object with stable keys, "ts" and
+ * "level" first.
+ *
+ * Writing never blocks: a stderr that is a pipe is opened anew through
+ * /proc/self/fd/2 (a file description of sockserve's own, so the handlers'
+ * --stderr=inherit descriptor keeps its blocking mode) and made non-blocking;
+ * a socket is written with MSG_DONTWAIT.  A line that does not fit is lost
+ * and counted; the count is reported once stderr takes lines again.  Lines
+ * are at most LOG_LINE_MAX bytes, under PIPE_BUF: whole or not at all.
  */
 #include "log.h"
 
-#include <stdarg.h>
-
 #include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define LOG_LINE_MAX 2048
+/* While lines are lost, how often to try to say so. */
+#define LOST_RETRY_US 1000000
+#define SECOND_US 1000000
+
+static const char *const kind_names[LOG_KINDS] = { "dropped", "rejected", "spawn_failed", "send_failed" };
+static const char *const level_names[] = { "error", "info", "debug" };
 
 struct line {
 	char buf[LOG_LINE_MAX];
@@ -42,48 +59,142 @@ static void putf(struct line *l, const char *fmt, ...)
 		l->len += (size_t)n < room ? (size_t)n : room - 1;
 }
 
-static void put_json_string(struct line *l, const char *s)
+size_t log_json_string(char *buf, size_t size, const char *s)
 {
-	put(l, "\"", 1);
+	size_t len = 0;
+
+	if (size < 3) {
+		if (size > 0)
+			buf[0] = '\0';
+		return 0;
+	}
+	buf[len++] = '"';
 	for (; *s != '\0'; s++) {
 		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\') {
-			char esc[2] = { '\\', (char)c };
-			put(l, esc, 2);
-		} else if (c < 0x20) {
-			putf(l, "\\u%04x", c);
-		} else {
-			put(l, (const char *)&c, 1);
-		}
+		char esc[8];
+		size_t n;
+		if (c == '"' || c == '\\')
+			n = (size_t)snprintf(esc, sizeof(esc), "\\%c", c);
+		else if (c < 0x20 || c == 0x7f)
+			n = (size_t)snprintf(esc, sizeof(esc), "\\u%04x", c);
+		else
+			esc[0] = (char)c, n = 1;
+		/* room for it, the closing quote and the NUL */
+		if (len + n + 2 > size)
+			break;
+		memcpy(buf + len, esc, n);
+		len += n;
 	}
-	put(l, "\"", 1);
+	buf[len++] = '"';
+	buf[len] = '\0';
+	return len;
 }
 
-static void emit(struct line *l)
+static void put_json_string(struct line *l, const char *s)
 {
-	l->buf[l->len++] = '\n';
-	const char *p = l->buf;
-	size_t left = l->len;
-	while (left > 0) {
-		ssize_t n = write(STDERR_FILENO, p, left);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return;
-		p += n;
-		left -= (size_t)n;
-	}
+	size_t room = sizeof(l->buf) - 1 - l->len;
+
+	if (room >= 3)
+		l->len += log_json_string(l->buf + l->len, room, s);
 }
 
 void log_init(struct logger *log, int verbosity, enum ss_log_format format)
 {
+	struct stat st;
+
 	log->verbosity = verbosity;
 	log->format = format;
+	log->fd = STDERR_FILENO;
+	log->own_fd = false;
+	log->socket = false;
+	atomic_init(&log->lost, 0);
+	memset(log->limits, 0, sizeof(log->limits));
+	if (fstat(STDERR_FILENO, &st) < 0)
+		return;
+	if (S_ISSOCK(st.st_mode)) {
+		log->socket = true;
+	} else if (S_ISFIFO(st.st_mode)) {
+		int fd = open("/proc/self/fd/2", O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+		if (fd >= 0) {
+			log->fd = fd;
+			log->own_fd = true;
+		}
+	}
+}
+
+void log_close(struct logger *log)
+{
+	if (log->own_fd)
+		close(log->fd);
+	log->own_fd = false;
+	log->fd = STDERR_FILENO;
 }
 
 bool log_enabled(const struct logger *log, int level)
 {
 	return level <= log->verbosity;
+}
+
+/* One whole line, or nothing. */
+static bool write_line(struct logger *log, const char *p, size_t len)
+{
+	for (;;) {
+		ssize_t n = log->socket ? send(log->fd, p, len, MSG_DONTWAIT | MSG_NOSIGNAL)
+		                        : write(log->fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return false;
+		/* a socket may take part of a line: finish it */
+		p += n;
+		len -= (size_t)n;
+		if (len == 0)
+			return true;
+	}
+}
+
+static void emit(struct logger *log, struct line *l);
+
+/* The lines lost while stderr was full, said once it takes lines again. */
+static bool report_lost(struct logger *log)
+{
+	unsigned long lost = atomic_exchange(&log->lost, 0);
+	struct line l = { .len = 0 };
+
+	if (lost == 0)
+		return true;
+	if (log->format == SS_LOG_TEXT)
+		putf(&l, "sockserve: %lu log lines lost: stderr was not being read", lost);
+	else
+		putf(&l, "{\"event\":\"log_lost\",\"level\":\"error\",\"lines\":%lu}", lost);
+	l.buf[l.len++] = '\n';
+	if (write_line(log, l.buf, l.len))
+		return true;
+	atomic_fetch_add(&log->lost, lost);
+	return false;
+}
+
+static void emit(struct logger *log, struct line *l)
+{
+	l->buf[l->len++] = '\n';
+	if (!report_lost(log) || !write_line(log, l->buf, l->len))
+		atomic_fetch_add(&log->lost, 1);
+}
+
+static void put_timestamp(struct line *l)
+{
+	struct timespec ts;
+	struct tm tm;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	putf(l, "\"%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ\"", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+	     tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+}
+
+static const char *level_name(int level)
+{
+	return level <= SS_LOG_ERROR ? level_names[0] : level == SS_LOG_INFO ? level_names[1] : level_names[2];
 }
 
 static void vlog(struct logger *log, int level, const char *event,
@@ -100,10 +211,12 @@ static void vlog(struct logger *log, int level, const char *event,
 	vsnprintf(text, sizeof(text), fmt, ap);
 	if (log->format == SS_LOG_TEXT) {
 		putf(&l, "sockserve: %s", text);
-		emit(&l);
+		emit(log, &l);
 		return;
 	}
-	put(&l, "{\"event\":", 9);
+	put(&l, "{\"ts\":", 6);
+	put_timestamp(&l);
+	putf(&l, ",\"level\":\"%s\",\"event\":", level_name(level));
 	put_json_string(&l, event);
 	for (size_t i = 0; i < nfields; i++) {
 		put(&l, ",", 1);
@@ -118,7 +231,7 @@ static void vlog(struct logger *log, int level, const char *event,
 	put(&l, ",\"message\":", 11);
 	put_json_string(&l, text);
 	put(&l, "}", 1);
-	emit(&l);
+	emit(log, &l);
 }
 
 void log_event(struct logger *log, int level, const char *event,
@@ -136,4 +249,58 @@ void log_msg(struct logger *log, int level, const char *event, const char *fmt, 
 	va_start(ap, fmt);
 	vlog(log, level, event, NULL, 0, fmt, ap);
 	va_end(ap);
+}
+
+/* The second of kind that has ended: say how many of its lines were not
+ * written. */
+static void close_window(struct logger *log, enum log_kind kind)
+{
+	struct log_limit *lim = &log->limits[kind];
+
+	if (lim->suppressed > 0)
+		log_event(log, SS_LOG_ERROR, "suppressed",
+		          LOG_FIELDS(FSTR("kind", kind_names[kind]), FINT("lines", (long long)lim->suppressed)),
+		          "%lu more '%s' lines in one second were not logged (at most %d a second)",
+		          lim->suppressed, kind_names[kind], LOG_LIMIT_PER_SECOND);
+	lim->suppressed = 0;
+	lim->count = 0;
+}
+
+bool log_allowed(struct logger *log, int level, enum log_kind kind)
+{
+	struct log_limit *lim = &log->limits[kind];
+	struct timespec ts;
+
+	if (!log_enabled(log, level))
+		return false;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	int64_t now = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+	if (now - lim->window_us >= SECOND_US) {
+		close_window(log, kind);
+		lim->window_us = now;
+	}
+	if (lim->count < LOG_LIMIT_PER_SECOND) {
+		lim->count++;
+		return true;
+	}
+	lim->suppressed++;
+	return false;
+}
+
+int64_t log_flush(struct logger *log, int64_t now)
+{
+	int64_t next = INT64_MAX;
+
+	for (int k = 0; k < LOG_KINDS; k++) {
+		struct log_limit *lim = &log->limits[k];
+		if (lim->suppressed == 0)
+			continue;
+		if (now - lim->window_us >= SECOND_US)
+			close_window(log, (enum log_kind)k);
+		else if (lim->window_us + SECOND_US < next)
+			next = lim->window_us + SECOND_US;
+	}
+	if (atomic_load(&log->lost) > 0 && !report_lost(log) && now + LOST_RETRY_US < next)
+		next = now + LOST_RETRY_US;
+	return next;
 }

@@ -177,9 +177,10 @@ void request_failed(struct ss_server *srv, struct request *req, int error)
 	if (req->prev != NULL)
 		request_untrack(srv, req);
 	srv->failed++;
-	log_event(&srv->log, SS_LOG_ERROR, "spawn_failed",
-	          LOG_FIELDS(FSTR("remote", req->remote), FSTR("error", strerror(error))),
-	          "%s: cannot run handler %s: %s", req->remote, srv->plan.path, strerror(error));
+	if (log_allowed(&srv->log, SS_LOG_ERROR, LOG_SPAWN_FAILED))
+		log_event(&srv->log, SS_LOG_ERROR, "spawn_failed",
+		          LOG_FIELDS(FSTR("remote", req->remote), FSTR("error", strerror(error))),
+		          "%s: cannot run handler %s: %s", req->remote, srv->plan.path, strerror(error));
 	slot_release(srv, req);
 }
 

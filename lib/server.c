@@ -328,11 +328,14 @@ static void on_signal(void *ctx, struct watch *w, uint32_t events)
 /* ---- deadlines ---- */
 
 /* Act on every deadline that is due at now; return the nearest one left
- * (INT64_MAX: none): --timeout's, the end of --grace, the descriptor
- * back-off, --idle-timeout. */
+ * (INT64_MAX: none): --timeout's, the log's (suppressed and lost lines to
+ * report), the end of --grace, the descriptor back-off, --idle-timeout. */
 static int64_t server_deadlines(struct ss_server *srv, int64_t now)
 {
-	int64_t next = requests_deadlines(srv, now);
+	int64_t next = requests_deadlines(srv, now), log_next = log_flush(&srv->log, now);
+
+	if (log_next < next)
+		next = log_next;
 
 	if (srv->draining && !srv->killed) {
 		if (now >= srv->grace_deadline)
@@ -410,5 +413,6 @@ void ss_server_free(struct ss_server *srv)
 		        strerror(errno));
 	spawn_plan_free(&srv->plan);
 	free(srv->transport_ctx);
+	log_close(&srv->log);
 	free(srv);
 }

@@ -71,7 +71,7 @@ per_ip_limit() {
 	HOLDER=$!
 	wait_until 10 has_lines held 1
 	run client "$ADDR" </dev/null
-	wait_until 10 log_has '^\{"event":"rejected","remote":"127\.0\.0\.1:[0-9]+","reason":"max_per_ip","in_progress":1,'
+	wait_until 10 log_has '^\{"ts":"[^"]+","level":"info","event":"rejected","remote":"127\.0\.0\.1:[0-9]+","reason":"max_per_ip","in_progress":1,'
 	kill "$HOLDER"
 }
 
@@ -221,8 +221,8 @@ HELLO='echo "hello $TCPREMOTEIP"'
 	start_server --log-format=json -v --allow 127.0.0.2 --deny 127.0.0.3 127.0.0.1:0 -- sh -c "$HELLO"
 	refused 127.0.0.3
 	refused 127.0.0.1
-	wait_until 10 log_has '^\{"event":"rejected","remote":"127\.0\.0\.3:[0-9]+","reason":"deny","rule":"127\.0\.0\.3",'
-	wait_until 10 log_has '^\{"event":"rejected","remote":"127\.0\.0\.1:[0-9]+","reason":"not_allowed",'
+	wait_until 10 log_has '^\{"ts":"[^"]+","level":"info","event":"rejected","remote":"127\.0\.0\.3:[0-9]+","reason":"deny","rule":"127\.0\.0\.3",'
+	wait_until 10 log_has '^\{"ts":"[^"]+","level":"info","event":"rejected","remote":"127\.0\.0\.1:[0-9]+","reason":"not_allowed",'
 }
 
 @test "invalid CIDR text is a usage error naming the value" {

@@ -70,6 +70,29 @@ print("ok")
 	assert_output "ok"
 }
 
+@test "--log-format=json: every line has ts (RFC 3339, UTC, ms) and level" {
+	start_server -v --log-format=json 127.0.0.1:0 -- sh -c 'exit 3'
+	client "$ADDR" </dev/null
+	wait_until 10 log_has '"event":"end"'
+	kill -USR1 "$SERVER_PID"
+	wait_until 10 log_has '"event":"status"'
+	run python3 -c '
+import datetime, json, re, sys
+levels = {}
+for l in open(sys.argv[1]):
+    o = json.loads(l)
+    assert list(o)[:2] == ["ts", "level"], o
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", o["ts"]), o["ts"]
+    age = datetime.datetime.now(datetime.timezone.utc) - datetime.datetime.fromisoformat(o["ts"].replace("Z", "+00:00"))
+    assert abs(age.total_seconds()) < 60, o["ts"]
+    levels[o["event"]] = o["level"]
+print(" ".join("%s=%s" % kv for kv in sorted(levels.items())))
+' "$SERVER_ERR"
+	assert_success
+	# an exit status other than 0 is an error; the rest here is -v detail
+	assert_output "end=error listening=info start=info status=error"
+}
+
 @test "--log-format=json: a killed handler has a signal key" {
 	start_server --log-format=json 127.0.0.1:0 -- sh -c 'kill -KILL $$'
 	client "$ADDR" </dev/null

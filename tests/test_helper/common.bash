@@ -9,6 +9,7 @@ bats_load_library bats-assert
 TOP=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
 SOCKSERVE=${SOCKSERVE:-$TOP/sockserve}
 CLIENT=$TOP/build/helpers/ssclient
+LOAD=$TOP/build/bench/load
 PROBE=$TOP/build/helpers/probe
 # The concurrency mode that mode-independent suites run under.
 MODE=${SS_MODE:-fork}
@@ -75,12 +76,12 @@ start_server() {
 
 # start_server_after SETUP [SOCKSERVE ARGS...]: start_server, in a subshell
 # that runs the command SETUP first (to set a limit, a signal disposition...)
-# and then becomes sockserve.
+# and then becomes sockserve.  Its stderr goes to SERVER_STDERR when set.
 start_server_after() {
 	local setup=$1 fifo=$BATS_TEST_TMPDIR/addr.$RANDOM
 	shift
 	mkfifo "$fifo"
-	("$setup" && exec "$SOCKSERVE" --print-address "$@") >"$fifo" 2>>"$SERVER_ERR" 3>&- &
+	("$setup" && exec "$SOCKSERVE" --print-address "$@") >"$fifo" 2>>"${SERVER_STDERR:-$SERVER_ERR}" 3>&- &
 	SERVER_PID=$!
 	STARTED_PIDS+=("$SERVER_PID")
 	ADDR=
