@@ -21,7 +21,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-enum { OPT_INET = 1000, OPT_INET6, OPT_UNIX, OPT_VERBOSE, OPT_QUIET, OPT_VERSION };
+enum { OPT_INET = 1000, OPT_INET6, OPT_UNIX, OPT_VERBOSE, OPT_QUIET, OPT_VERSION, OPT_STRING };
 
 /* What popt fills in; converted and checked by options_parse(). */
 static struct {
@@ -46,14 +46,14 @@ static const struct name log_formats[] = {
 	{ "text", SS_LOG_TEXT }, { "json", SS_LOG_JSON }, { NULL, 0 } };
 
 static struct poptOption address_options[] = {
-	{ "family", 'f', POPT_ARG_STRING, &o.family, 0,
+	{ "family", 'f', POPT_ARG_STRING, &o.family, OPT_STRING,
 	  "address family: inet, inet6 or unix (default: from ADDRESS)", "FAMILY" },
 	{ NULL, '4', POPT_ARG_NONE, NULL, OPT_INET, "same as --family=inet", NULL },
 	{ NULL, '6', POPT_ARG_NONE, NULL, OPT_INET6, "same as --family=inet6", NULL },
 	{ NULL, 'U', POPT_ARG_NONE, NULL, OPT_UNIX, "same as --family=unix", NULL },
-	{ "type", 't', POPT_ARG_STRING, &o.type, 0,
+	{ "type", 't', POPT_ARG_STRING, &o.type, OPT_STRING,
 	  "socket type: stream, dgram or seqpacket (unix only) (default: stream)", "TYPE" },
-	{ "backlog", 'b', POPT_ARG_STRING, &o.backlog, 0,
+	{ "backlog", 'b', POPT_ARG_STRING, &o.backlog, OPT_STRING,
 	  "listen(2) backlog (default: SOMAXCONN, the kernel's cap)", "N" },
 	{ "no-reuse-addr", 0, POPT_ARG_NONE, &o.no_reuse_addr, 0, "do not set SO_REUSEADDR", NULL },
 	{ "reuse-port", 0, POPT_ARG_NONE, &o.reuse_port, 0, "set SO_REUSEPORT", NULL },
@@ -65,7 +65,7 @@ static struct poptOption address_options[] = {
 };
 
 static struct poptOption datagram_options[] = {
-	{ "max-packet", 0, POPT_ARG_STRING, &o.max_packet, 0,
+	{ "max-packet", 0, POPT_ARG_STRING, &o.max_packet, OPT_STRING,
 	  "largest datagram read or sent, 1 to 65535 (default: 8192)", "BYTES" },
 	{ "empty-reply", 0, POPT_ARG_NONE, &o.empty_reply, 0,
 	  "send an empty datagram when the handler writes nothing", NULL },
@@ -73,28 +73,28 @@ static struct poptOption datagram_options[] = {
 };
 
 static struct poptOption concurrency_options[] = {
-	{ "mode", 'm', POPT_ARG_STRING, &o.mode, 0,
+	{ "mode", 'm', POPT_ARG_STRING, &o.mode, OPT_STRING,
 	  "concurrency: sync (one at a time), fork (a process per request) or "
 	  "thread (a thread per request spawns and waits) (default: fork)", "MODE" },
-	{ "max-children", 'c', POPT_ARG_STRING, &o.max_children, 0,
+	{ "max-children", 'c', POPT_ARG_STRING, &o.max_children, OPT_STRING,
 	  "most requests in progress at once (default: 40)", "N" },
-	{ "max-per-ip", 0, POPT_ARG_STRING, &o.max_per_ip, 0,
+	{ "max-per-ip", 0, POPT_ARG_STRING, &o.max_per_ip, OPT_STRING,
 	  "most requests in progress from one client IP; more are refused (default: no limit)", "N" },
-	{ "timeout", 'T', POPT_ARG_STRING, &o.timeout, 0,
+	{ "timeout", 'T', POPT_ARG_STRING, &o.timeout, OPT_STRING,
 	  "stop a request's handler after SECONDS (SIGTERM, SIGKILL 1 s later)", "SECONDS" },
-	{ "idle-timeout", 0, POPT_ARG_STRING, &o.idle_timeout, 0,
+	{ "idle-timeout", 0, POPT_ARG_STRING, &o.idle_timeout, OPT_STRING,
 	  "exit 0 after SECONDS with no request arriving or running", "SECONDS" },
-	{ "max-requests", 'n', POPT_ARG_STRING, &o.max_requests, 0,
+	{ "max-requests", 'n', POPT_ARG_STRING, &o.max_requests, OPT_STRING,
 	  "handle N requests, wait for them, exit 0", "N" },
 	{ "once", 0, POPT_ARG_NONE, &o.once, 0, "same as --max-requests=1", NULL },
-	{ "grace", 0, POPT_ARG_STRING, &o.grace, 0,
+	{ "grace", 0, POPT_ARG_STRING, &o.grace, OPT_STRING,
 	  "on SIGTERM/SIGINT, how long running handlers may finish (default: 10)", "SECONDS" },
 	POPT_TABLEEND
 };
 
 static struct poptOption handler_options[] = {
 	{ "shell", 's', POPT_ARG_NONE, &o.shell, 0, "run COMMAND with /bin/sh -c", NULL },
-	{ "stderr", 0, POPT_ARG_STRING, &o.stderr_to, 0,
+	{ "stderr", 0, POPT_ARG_STRING, &o.stderr_to, OPT_STRING,
 	  "the handler's stderr: inherit, socket or null (default: inherit)", "WHERE" },
 	{ "no-env", 0, POPT_ARG_NONE, &o.no_env, 0,
 	  "do not set PROTO, TCPREMOTEIP and the other connection variables", NULL },
@@ -105,12 +105,12 @@ static struct poptOption access_options[] = {
 	{ "allow", 0, POPT_ARG_ARGV, &o.allow, 0,
 	  "serve only clients in CIDR (repeatable; 10.0.0.0/8, ::1, ...)", "CIDR" },
 	{ "deny", 0, POPT_ARG_ARGV, &o.deny, 0, "refuse clients in CIDR (repeatable; wins over --allow)", "CIDR" },
-	{ "user", 'u', POPT_ARG_STRING, &o.user, 0,
+	{ "user", 'u', POPT_ARG_STRING, &o.user, OPT_STRING,
 	  "once bound, run as USER (and its groups); handlers too", "USER" },
-	{ "group", 'g', POPT_ARG_STRING, &o.group, 0, "once bound, run as GROUP (default: USER's)", "GROUP" },
-	{ "socket-mode", 0, POPT_ARG_STRING, &o.socket_mode, 0,
+	{ "group", 'g', POPT_ARG_STRING, &o.group, OPT_STRING, "once bound, run as GROUP (default: USER's)", "GROUP" },
+	{ "socket-mode", 0, POPT_ARG_STRING, &o.socket_mode, OPT_STRING,
 	  "permissions of a unix socket path, in octal (default: from the umask)", "OCTAL" },
-	{ "pidfile", 0, POPT_ARG_STRING, &o.pidfile, 0,
+	{ "pidfile", 0, POPT_ARG_STRING, &o.pidfile, OPT_STRING,
 	  "write and lock FILE with sockserve's pid; a second instance fails", "FILE" },
 	POPT_TABLEEND
 };
@@ -119,7 +119,7 @@ static struct poptOption log_options[] = {
 	{ "verbose", 'v', POPT_ARG_NONE, NULL, OPT_VERBOSE,
 	  "log the listening address and every request (repeat for more)", NULL },
 	{ "quiet", 'q', POPT_ARG_NONE, NULL, OPT_QUIET, "log nothing after start-up", NULL },
-	{ "log-format", 0, POPT_ARG_STRING, &o.log_format, 0,
+	{ "log-format", 0, POPT_ARG_STRING, &o.log_format, OPT_STRING,
 	  "text or json, one line per event (default: text)", "FORMAT" },
 	{ "version", 'V', POPT_ARG_NONE, NULL, OPT_VERSION, "print the version and exit", NULL },
 	POPT_TABLEEND
@@ -238,12 +238,32 @@ static int set_family(struct ss_config *cfg, int family, const char *flag)
 	return 0;
 }
 
+/* popt strdups a string option's value into its variable each time it is
+ * given, and leaves the one it replaces to the caller: what each variable
+ * held, so that a repeated option frees its earlier value. */
+static char **const strings[] = {
+	&o.family, &o.type, &o.mode, &o.max_children, &o.max_per_ip, &o.backlog, &o.grace, &o.stderr_to,
+	&o.log_format, &o.max_packet, &o.timeout, &o.idle_timeout, &o.max_requests, &o.user, &o.group,
+	&o.socket_mode, &o.pidfile,
+};
+static char *held[sizeof(strings) / sizeof(strings[0])];
+
+static void free_replaced(void)
+{
+	for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++) {
+		if (*strings[i] != held[i])
+			free(held[i]);
+		held[i] = *strings[i];
+	}
+}
+
 static int read_flags(struct ss_config *cfg)
 {
 	int rc;
 
 	while ((rc = poptGetNextOpt(con)) > 0) {
 		switch (rc) {
+		case OPT_STRING: free_replaced(); break;
 		case OPT_INET: if (set_family(cfg, AF_INET, "-4") < 0) return -1; break;
 		case OPT_INET6: if (set_family(cfg, AF_INET6, "-6") < 0) return -1; break;
 		case OPT_UNIX: if (set_family(cfg, AF_UNIX, "-U") < 0) return -1; break;
@@ -365,25 +385,12 @@ static void free_list(char **list)
 
 void options_free(void)
 {
-	free(o.family);
-	free(o.type);
-	free(o.mode);
-	free(o.max_children);
-	free(o.max_per_ip);
-	free(o.user);
-	free(o.group);
-	free(o.socket_mode);
-	free(o.pidfile);
+	for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++) {
+		free(*strings[i]);
+		*strings[i] = held[i] = NULL;
+	}
 	free_list(o.allow);
 	free_list(o.deny);
-	free(o.backlog);
-	free(o.grace);
-	free(o.stderr_to);
-	free(o.log_format);
-	free(o.max_packet);
-	free(o.timeout);
-	free(o.idle_timeout);
-	free(o.max_requests);
 	memset(&o, 0, sizeof(o));
 	if (con != NULL)
 		con = poptFreeContext(con);

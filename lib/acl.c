@@ -160,6 +160,11 @@ int cidr_parse(const char *option, const char *text, struct cidr *out, struct ss
 	/* In the 16-byte form an IPv4 prefix follows the 96 bits of ::ffff:0:0. */
 	if (out->v4)
 		out->bits += 96;
+	/* ::ffff:10.0.0.0/104 is 10.0.0.0/8 written as IPv6: IPv4 clients are
+	 * what it names (an IPv6 rule is not about them), so it is that IPv4
+	 * rule; otherwise it would never match anyone. */
+	else if (out->bits >= 96 && memcmp(out->net.b, v4_mapped, sizeof(v4_mapped)) == 0)
+		out->v4 = true;
 	return 0;
 }
 

@@ -190,6 +190,20 @@ HELLO='echo "hello $TCPREMOTEIP"'
 	served 127.0.0.1
 }
 
+@test "dual stack: a rule in IPv4-mapped form is the IPv4 rule it names" {
+	start_server --deny ::ffff:127.0.0.1 '[::]:0' -- sh -c "$HELLO"
+	local port=${ADDR##*:}
+	ADDR=127.0.0.1:$port
+	refused 127.0.0.1
+	ADDR=[::1]:$port
+	served ::1
+	kill -TERM "$SERVER_PID"
+	reap "$SERVER_PID"
+	start_server --allow ::ffff:127.0.0.0/104 '[::]:0' -- sh -c "$HELLO"
+	ADDR=127.0.0.1:${ADDR##*:}
+	served 127.0.0.1
+}
+
 @test "IPv6 prefixes match bit by bit" {
 	# ::/126 holds ::0 to ::3; ::2/127 only ::2 and ::3
 	start_server --allow ::/126 --deny ::/128 '[::1]:0' -- sh -c "$HELLO"

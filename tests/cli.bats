@@ -162,3 +162,12 @@ load test_helper/common
 	assert_failure 64
 	assert_line --index 0 "sockserve: --once and --max-requests contradict each other"
 }
+
+@test "an option given twice: the last one counts, and nothing leaks (the ASan build checks)" {
+	start_server -m sync -m fork -c 1 -c 2 --grace 5 --grace 1 -T 9 -T 8 127.0.0.1:0 -- echo hi
+	run client "$ADDR" </dev/null
+	assert_output "hi"
+	kill -TERM "$SERVER_PID"
+	reap "$SERVER_PID"
+	assert_equal "$EXIT_STATUS" 0
+}
