@@ -62,7 +62,8 @@ endif
 
 DEMO_PORT ?= 8080
 
-.PHONY: all static deps-build deps-test run test check install uninstall clean helpers bench bench-tools
+.PHONY: all static deps-build deps-test run test check install uninstall clean helpers bench bench-tools \
+	fuzz fuzz-build soak
 
 all: $(PROGRAM)
 
@@ -101,6 +102,28 @@ bench:
 	@$(MAKE) --no-print-directory all bench-tools SANITIZE=0
 	@$(MAKE) --no-print-directory static
 	@tests/bench/run
+
+# Fuzzing (clang's libFuzzer, with ASan and UBSan): each target in
+# tests/fuzz/ runs the real library code on the fuzzer's bytes for
+# FUZZ_SECONDS, after replaying its regression inputs.
+FUZZ_SECONDS ?= 30
+FUZZ_TARGETS = addr cidr json options
+FUZZ_CC ?= clang
+FUZZ_FLAGS = -std=gnu11 -D_GNU_SOURCE -pthread -g -O1 -fno-omit-frame-pointer \
+             -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+             $(shell $(PKG_CONFIG) --cflags popt libbsd 2>/dev/null)
+# the address target never asks a resolver about the names it makes up
+FUZZ_LDFLAGS_addr = -Wl,--wrap=getaddrinfo
+
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_SRC) cli/options.c $(wildcard lib/*.h cli/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(LIB_SRC) cli/options.c $(LIBS) $(FUZZ_LDFLAGS_$*)
+
+fuzz-build: $(FUZZ_TARGETS:%=build/fuzz/fuzz_%)
+
+fuzz: deps-test
+	@$(MAKE) --no-print-directory fuzz-build
+	@tests/fuzz/run $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 deps-build:
 	@.ci/deps build
