@@ -232,26 +232,28 @@ static int nonblocking(int fd)
 	return flags < 0 ? -1 : fcntl(fd, F_SETFL, flags | O_NONBLOCK);
 }
 
-/* Run the command on the reserved pipes: our ends, non-blocking, go in in_fd
- * and out_fd (closed by finish if anything fails).  --stderr=socket means
- * the reply. */
+/* Run the command on the reserved pipes: our ends, non-blocking, become
+ * in_fd and out_fd, and the handler's ends are closed here.  If it cannot
+ * run, the pipes stay reserved for another try (or for finish).
+ * --stderr=socket means the reply. */
 static int dgram_spawn(struct ss_server *srv, struct request *req, struct spawn_child *async, pid_t *pid)
 {
 	struct dgram *d = dgram_of(req);
-	int in[2] = { d->pipes[0], d->pipes[1] }, out[2] = { d->pipes[2], d->pipes[3] };
+	int rc = nonblocking(d->pipes[1]) < 0 || nonblocking(d->pipes[2]) < 0 ? errno : 0;
 
-	for (int i = 0; i < 4; i++)
-		d->pipes[i] = -1;
-	d->in_fd = in[1];
-	d->out_fd = out[0];
+	if (rc == 0)
+		rc = spawn_handler(&srv->plan, d->pipes[0], d->pipes[3], d->pipes[3], req->env.envp, async, pid);
+	if (rc != 0)
+		return rc;
+	d->in_fd = d->pipes[1];
+	d->out_fd = d->pipes[2];
 	d->in_w = (struct watch){ .fd = d->in_fd, .fn = on_in, .data = d };
 	d->out_w = (struct watch){ .fd = d->out_fd, .fn = on_out, .data = d };
-	int rc = nonblocking(d->in_fd) < 0 || nonblocking(d->out_fd) < 0 ? errno : 0;
-	if (rc == 0)
-		rc = spawn_handler(&srv->plan, in[0], out[1], out[1], req->env.envp, async, pid);
-	close(in[0]);
-	close(out[1]);
-	return rc;
+	close(d->pipes[0]);
+	close(d->pipes[3]);
+	for (int i = 0; i < 4; i++)
+		d->pipes[i] = -1;
+	return 0;
 }
 
 static void dgram_watch(struct ss_server *srv, struct request *req)

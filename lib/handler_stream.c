@@ -30,13 +30,16 @@ static enum receive stream_receive(struct ss_server *srv, struct request *req)
 	return RECEIVE_ERROR;
 }
 
-/* Run the command on the connection; sockserve's copy is closed either way. */
+/* Run the command on the connection, then close sockserve's copy; if it
+ * cannot run, the connection stays for another try (or for finish). */
 static int stream_spawn(struct ss_server *srv, struct request *req, struct spawn_child *async, pid_t *pid)
 {
 	int rc = spawn_handler(&srv->plan, req->fd, req->fd, req->fd, req->env.envp, async, pid);
 
-	close(req->fd);
-	req->fd = -1;
+	if (rc == 0) {
+		close(req->fd);
+		req->fd = -1;
+	}
 	return rc;
 }
 

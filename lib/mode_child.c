@@ -32,7 +32,10 @@ static void child_dispatch(struct ss_server *srv, struct request *req)
 	int rc = req->mode_ctx != NULL ? srv->handler->spawn(srv, req, req->mode_ctx, &req->pid) : ENOMEM;
 
 	if (rc != 0) {
-		request_failed(srv, req, rc);
+		if (request_transient(rc))
+			request_defer(srv, req, rc);
+		else
+			request_failed(srv, req, rc);
 		return;
 	}
 	if (srv->handler->watch != NULL)

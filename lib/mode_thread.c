@@ -172,7 +172,9 @@ static void on_done(void *ctx, struct watch *watch, uint32_t events)
 	}
 	for (struct worker *w = oldest_first, *next; w != NULL; w = next) {
 		next = w->done_next;
-		if (w->error != 0)
+		if (request_transient(w->error))
+			request_defer(srv, w->req, w->error);
+		else if (w->error != 0)
 			request_failed(srv, w->req, w->error);
 		else
 			request_end(srv, w->req, w->req->wstatus);
@@ -212,7 +214,10 @@ static void thread_dispatch(struct ss_server *srv, struct request *req)
 	struct worker *w = worker_for(srv, req);
 
 	if (w == NULL) {
-		request_failed(srv, req, errno);
+		if (request_transient(errno))
+			request_defer(srv, req, errno);
+		else
+			request_failed(srv, req, errno);
 		return;
 	}
 	w->reaped = false;

@@ -16,6 +16,9 @@
 
 /* After --timeout's SIGTERM, how long a handler has before SIGKILL. */
 #define KILL_AFTER_US 1000000
+/* Spawning again after EAGAIN/ENOMEM: the first wait, and the longest. */
+#define RETRY_FIRST_US 10000
+#define RETRY_MAX_US 1000000
 
 int requests_init(struct ss_server *srv, struct ss_error *err)
 {
@@ -108,6 +111,7 @@ static void slot_release(struct ss_server *srv, struct request *req)
 	srv->free_list = req;
 	/* What the request held is free now: try again at once. */
 	srv->accept_paused_until = 0;
+	srv->retry_at = 0;
 }
 
 void request_track(struct ss_server *srv, struct request *req)
@@ -182,6 +186,70 @@ void request_failed(struct ss_server *srv, struct request *req, int error)
 		          LOG_FIELDS(FSTR("remote", req->remote), FSTR("error", strerror(error))),
 		          "%s: cannot run handler %s: %s", req->remote, srv->plan.path, strerror(error));
 	slot_release(srv, req);
+}
+
+bool request_transient(int error)
+{
+	return error == EAGAIN || error == ENOMEM;
+}
+
+void request_defer(struct ss_server *srv, struct request *req, int error)
+{
+	/* Thread mode tracks a request before its worker tries to run it. */
+	if (req->prev != NULL)
+		request_untrack(srv, req);
+	req->pid = 0;
+	req->retry_next = NULL;
+	if (srv->deferred == NULL) {
+		if (srv->retry_backoff_us == 0)
+			srv->retry_backoff_us = RETRY_FIRST_US;
+		srv->retry_at = now_us() + srv->retry_backoff_us;
+		srv->deferred = req;
+	} else {
+		srv->deferred_tail->retry_next = req;
+	}
+	srv->deferred_tail = req;
+	if (log_allowed(&srv->log, SS_LOG_ERROR, LOG_SPAWN_FAILED))
+		log_event(&srv->log, SS_LOG_ERROR, "spawn_deferred",
+		          LOG_FIELDS(FSTR("remote", req->remote), FSTR("error", strerror(error)),
+		                     FINT("retry_ms", srv->retry_backoff_us / 1000)),
+		          "%s: cannot start the handler yet: %s; trying again in %lld ms (or when a request ends)",
+		          req->remote, strerror(error), (long long)(srv->retry_backoff_us / 1000));
+}
+
+int64_t requests_retry(struct ss_server *srv, int64_t now)
+{
+	struct request *list = srv->deferred;
+
+	if (list == NULL)
+		return INT64_MAX;
+	if (now < srv->retry_at)
+		return srv->retry_at;
+	/* The next failure waits twice as long, up to a second. */
+	srv->retry_backoff_us = srv->retry_backoff_us * 2 > RETRY_MAX_US ? RETRY_MAX_US : srv->retry_backoff_us * 2;
+	srv->deferred = srv->deferred_tail = NULL;
+	while (list != NULL) {
+		struct request *req = list;
+		list = req->retry_next;
+		srv->mode->dispatch(srv, req); /* may come back here */
+	}
+	if (srv->deferred == NULL) {
+		srv->retry_backoff_us = 0;
+		return INT64_MAX;
+	}
+	return srv->retry_at;
+}
+
+void requests_drop_deferred(struct ss_server *srv)
+{
+	struct request *list = srv->deferred;
+
+	srv->deferred = srv->deferred_tail = NULL;
+	while (list != NULL) {
+		struct request *req = list;
+		list = req->retry_next;
+		request_failed(srv, req, EAGAIN);
+	}
 }
 
 struct request *request_by_pid(struct ss_server *srv, pid_t pid)

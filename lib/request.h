@@ -34,6 +34,7 @@ struct request {
 	int64_t term_us;
 	bool exited;                /* the handler ended with wstatus */
 	int wstatus;
+	struct request *retry_next; /* the deferred list: waiting to spawn again */
 	void *handler_ctx;          /* the handler's state for this slot */
 	void *mode_ctx;             /* the mode's */
 	struct env_block env;
@@ -61,6 +62,16 @@ void request_log_start(struct ss_server *srv, const struct request *req);
 void request_end(struct ss_server *srv, struct request *req, int wstatus);
 /* The request could not be run (errno value `error`): log, count, free it. */
 void request_failed(struct ss_server *srv, struct request *req, int error);
+/* Whether a spawn that failed with error may work later (processes or
+ * memory ran out), so that the request waits instead of failing. */
+bool request_transient(int error);
+/* Its handler could not start yet: the request waits, and is dispatched
+ * again after a back-off (at once when a running request ends). */
+void request_defer(struct ss_server *srv, struct request *req, int error);
+/* Dispatch again the deferred requests that are due; the next retry. */
+int64_t requests_retry(struct ss_server *srv, int64_t now);
+/* Give up on the deferred requests (the drain is over): they fail. */
+void requests_drop_deferred(struct ss_server *srv);
 /* Find the in-progress request whose handler is `pid`. */
 struct request *request_by_pid(struct ss_server *srv, pid_t pid);
 /* Send sig to every running handler's process group. */

@@ -219,7 +219,7 @@ const char *ss_server_address(const struct ss_server *srv)
 static void update_listener(struct ss_server *srv)
 {
 	bool want = srv->listen_fd >= 0 && !srv->draining && requests_room(srv) &&
-	            srv->accept_paused_until == 0;
+	            srv->accept_paused_until == 0 && srv->deferred == NULL;
 
 	if (loop_set(&srv->loop, &srv->listener, want ? EPOLLIN : 0) < 0)
 		log_msg(&srv->log, SS_LOG_ERROR, "error", "cannot watch the listening socket: %s", strerror(errno));
@@ -282,6 +282,7 @@ static void stop_now(struct ss_server *srv, const char *why)
 	if (srv->active_count > 0)
 		log_msg(&srv->log, SS_LOG_INFO, "kill", "%s: killing %u handlers", why, srv->active_count);
 	requests_signal(srv, SIGKILL);
+	requests_drop_deferred(srv);
 }
 
 static void print_status(struct ss_server *srv)
@@ -329,13 +330,17 @@ static void on_signal(void *ctx, struct watch *w, uint32_t events)
 
 /* Act on every deadline that is due at now; return the nearest one left
  * (INT64_MAX: none): --timeout's, the log's (suppressed and lost lines to
- * report), the end of --grace, the descriptor back-off, --idle-timeout. */
+ * report), spawning again after EAGAIN, the end of --grace, the descriptor
+ * back-off, --idle-timeout. */
 static int64_t server_deadlines(struct ss_server *srv, int64_t now)
 {
 	int64_t next = requests_deadlines(srv, now), log_next = log_flush(&srv->log, now);
+	int64_t retry = requests_retry(srv, now);
 
 	if (log_next < next)
 		next = log_next;
+	if (retry < next)
+		next = retry;
 
 	if (srv->draining && !srv->killed) {
 		if (now >= srv->grace_deadline)
@@ -381,7 +386,7 @@ int ss_server_run(struct ss_server *srv, struct ss_error *err)
 	srv->last_activity_us = now_us();
 	for (;;) {
 		int64_t now = now_us(), next = server_deadlines(srv, now);
-		if (srv->draining && srv->active_count == 0)
+		if (srv->draining && srv->active_count == 0 && srv->deferred == NULL)
 			return 0;
 		update_listener(srv);
 		if (loop_once(&srv->loop, wait_ms(next, now)) < 0) {

@@ -47,6 +47,9 @@ struct ss_server {
 	struct identity identity;     /* --user, --group */
 	struct pidfh *pidfile;        /* --pidfile, held while serving */
 	int64_t accept_paused_until;  /* descriptor exhaustion back-off */
+	struct request *deferred, *deferred_tail; /* waiting to spawn again */
+	int64_t retry_at;             /* when to try them (0: at once) */
+	int64_t retry_backoff_us;     /* doubles while spawning keeps failing */
 	int64_t starved_logged_us;    /* when running out of descriptors was last logged */
 
 	bool draining;

@@ -98,3 +98,192 @@ sys.exit(0 if written + suppressed == int(sys.argv[2]) and written <= 20 else 1)
 	run log_has "^sockserve: [0-9]+ more 'dropped' lines in one second were not logged \(at most 10 a second\)$"
 	assert_success
 }
+
+# ---- faults survived ----
+
+# as_nobody: run the rest as user nobody (sockserve needs root to do so).
+as_nobody() {
+	setpriv --reuid=nobody --regid=nogroup --clear-groups -- "$@"
+}
+
+# cpu_ticks PID: user and system time PID has used, in clock ticks.
+cpu_ticks() {
+	awk '{ print $14 + $15 }' "/proc/$1/stat"
+}
+
+@test "fork/clone failing with EAGAIN: requests wait and are retried, none lost, no spin" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root, to run sockserve as nobody under a process limit"
+	# nobody's tasks now; then one that holds the last slot of the limit
+	local base limit
+	base=$(ps -L -u nobody --no-headers | wc -l)
+	mkfifo hog.fifo
+	as_nobody sh -c 'read x' <hog.fifo 3>&- &
+	STARTED_PIDS+=($!)
+	exec 4>hog.fifo
+	# the limit leaves no room for a handler: sockserve (and its one
+	# worker thread in thread mode) and the hog use it all
+	if [ "$MODE" = thread ]; then limit=$((base + 3)); else limit=$((base + 2)); fi
+	printf '#!/bin/sh\nexec prlimit --nproc=%s setpriv --reuid=nobody --regid=nogroup --clear-groups -- "%s" "$@"\n' \
+		"$limit" "$SOCKSERVE" >limited
+	chmod +x limited
+	SOCKSERVE=$PWD/limited start_server -v -m "$MODE" -c 1 127.0.0.1:0 -- sh -c 'read x; echo "served $x"'
+	local i pids=()
+	for i in 1 2 3; do
+		echo "$i" | "$CLIENT" -w 30 "$ADDR" >"reply.$i" 3>&- &
+		pids+=($!)
+	done
+	wait_until 10 log_has 'cannot start the handler yet: Resource temporarily unavailable; trying again in [0-9]+ ms'
+	local before
+	before=$(cpu_ticks "$SERVER_PID")
+	# the hog goes: the next retry finds room
+	echo go >&4
+	exec 4>&-
+	for i in "${pids[@]}"; do wait "$i"; done
+	for i in 1 2 3; do assert_equal "$(cat "reply.$i")" "served $i"; done
+	# waiting did not spin: a few clock ticks at most while it retried
+	[ $(($(cpu_ticks "$SERVER_PID") - before)) -le 10 ]
+	run log_has 'cannot run handler'
+	assert_failure
+}
+
+@test "a handler that stops itself (SIGSTOP) is ended by -T; the next request is served" {
+	start_server -m "$MODE" -c 1 -T 0.5 127.0.0.1:0 -- sh -c 'read x; if [ "$x" = stop ]; then kill -STOP $$; fi; echo "served $x"'
+	echo stop | "$CLIENT" -w 20 "$ADDR" >stopped 3>&- &
+	local c=$!
+	wait_until 10 log_has 'timed out after 0.5 s'
+	run client "$ADDR" <<<"next"
+	assert_output "served next"
+	wait "$c" || true
+	assert_equal "$(cat stopped)" ""
+	# SIGTERM waits while it is stopped; SIGKILL a second later does not
+	wait_until 10 log_has 'killed by signal 9'
+}
+
+@test "a handler that daemonizes and keeps the connection does not hold its slot" {
+	start_server -m "$MODE" -c 1 127.0.0.1:0 -- sh -c 'read x; echo "early $x"; setsid sh -c "sleep 29.5" </dev/null >/dev/null 2>&1 & (sleep 29.5; echo late) &'
+	echo one | "$CLIENT" -w 60 "$ADDR" >first 3>&- &
+	local c=$!
+	wait_until 10 has_lines first 1
+	# the first connection is still open (held by what the handler left),
+	# and the one slot is free again
+	run client "$ADDR" <<<"two"
+	assert_line --index 0 "early two"
+	kill -0 "$c"
+	kill "$c"
+	pkill -f 'sleep 29.5' || true
+}
+
+@test "200 clients that connect and send nothing, against -c 20 -T 1: all closed, then a good client is served" {
+	[ "$MODE" = sync ] && skip "-c applies to fork and thread"
+	start_server -m "$MODE" -c 20 -T 1 127.0.0.1:0 -- sh -c 'read x; echo "served $x"'
+	run python3 - "$ADDR" <<'PY'
+import socket, sys, time
+host, port = sys.argv[1].rsplit(":", 1)
+socks = [socket.create_connection((host, int(port)), timeout=60) for _ in range(200)]
+deadline = time.time() + 60
+closed = 0
+for s in socks:
+    s.settimeout(max(0.1, deadline - time.time()))
+    try:
+        data = s.recv(100)
+    except (ConnectionResetError, socket.timeout):
+        data = b""
+    closed += data == b""
+    s.close()
+print("closed", closed)
+PY
+	assert_output "closed 200"
+	run client "$ADDR" <<<"good"
+	assert_output "served good"
+}
+
+@test "10,000 client resets do not stop sockserve or leak descriptors" {
+	start_server -m "$MODE" 127.0.0.1:0 -- sh -c 'read x; echo "served $x"'
+	local fds
+	fds=$(ls "/proc/$SERVER_PID/fd" | wc -l)
+	run python3 - "$ADDR" <<'PY'
+import socket, struct, sys
+host, port = sys.argv[1].rsplit(":", 1)
+linger = struct.pack("ii", 1, 0)
+for i in range(10000):
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
+    s.connect((host, int(port)))
+    if i % 2:
+        s.send(b"half a line")
+    s.close()  # RST, not FIN
+print("done")
+PY
+	assert_output "done"
+	run client "$ADDR" <<<"after"
+	assert_output "served after"
+	# every reset connection's handler ends, and its descriptors go with it
+	wait_until 60 test "$(children_of "$SERVER_PID" | wc -l)" -eq 0
+	assert_equal "$(ls "/proc/$SERVER_PID/fd" | wc -l)" "$fds"
+	assert_equal "$(zombies_of "$SERVER_PID")" 0
+}
+
+@test "a flood of oversized and zero-length datagrams from 16 senders: well-formed ones still get replies" {
+	start_server -m "$MODE" -t dgram --max-packet 64 -q 127.0.0.1:0 -- cat
+	python3 - "$ADDR" <<'PY' 3>&- &
+import os, socket, sys
+host, port = sys.argv[1].rsplit(":", 1)
+for n in range(16):
+    if os.fork() == 0:
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        for i in range(2000):
+            s.sendto(b"" if i % 20 == 0 else b"x" * 1000, (host, int(port)))
+        os._exit(0)
+for n in range(16):
+    os.wait()
+PY
+	local flood=$!
+	run "$LOAD" dgram -n 50 -c 2 -q hello -x hello -w 5000 -T 60 "$ADDR"
+	load_ok "$output" 50
+	wait "$flood"
+	run "$LOAD" dgram -n 1 -q after -x after -w 5000 -T 10 "$ADDR"
+	load_ok "$output" 1
+}
+
+@test "--max-packet at its limits: 1 byte and 65535 bytes, both ways" {
+	start_server -m "$MODE" -t dgram --max-packet 1 127.0.0.1:0 -- cat
+	run "$LOAD" dgram -n 1 -q x -x x -w 5000 -T 10 "$ADDR"
+	load_ok "$output" 1
+	send_datagrams "$ADDR" 1 2
+	wait_until 10 log_has 'dropped a datagram of 2 bytes: larger than --max-packet 1'
+	kill -TERM "$SERVER_PID"
+	reap "$SERVER_PID"
+	# 65535 bytes do not fit in a UDP/IPv4 datagram: a unix one carries them
+	start_server -m "$MODE" -t dgram --max-packet 65535 "$BATS_TEST_TMPDIR/big.sock" -- cat
+	run python3 - "$BATS_TEST_TMPDIR" <<'PY'
+import os, socket, sys
+d = sys.argv[1]
+c = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+c.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 20)
+c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+c.bind(os.path.join(d, "client.sock"))
+c.settimeout(10)
+data = os.urandom(65535)
+c.sendto(data, os.path.join(d, "big.sock"))
+reply = c.recv(70000)
+print("echoed" if reply == data else "differs: %d bytes" % len(reply))
+PY
+	assert_output "echoed"
+}
+
+@test "a unix socket path of 108 bytes or more is a clear start-up error; 107 bytes works" {
+	local dir=$BATS_TEST_TMPDIR/p
+	mkdir -p "$dir"
+	# pad a path to exactly N bytes
+	local pad107 pad108
+	pad107=$dir/$(printf 'x%.0s' $(seq $((107 - ${#dir} - 1))))
+	pad108=${pad107}y
+	[ ${#pad107} -eq 107 ] && [ ${#pad108} -eq 108 ]
+	run "$SOCKSERVE" -m "$MODE" "$pad108" -- cat
+	assert_failure
+	assert_output --partial "is too long (108 bytes, at most 107)"
+	[ "${#lines[@]}" -le 2 ]
+	start_server -m "$MODE" "$pad107" -- echo fits
+	run client "$pad107" </dev/null
+	assert_output "fits"
+}
