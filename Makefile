@@ -125,6 +125,13 @@ fuzz: deps-test
 	@$(MAKE) --no-print-directory fuzz-build
 	@tests/fuzz/run $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
+# A long, bounded run in every mode (not part of make check): RSS,
+# descriptors and zombies sampled throughout; a table and docs/soak.svg.
+soak:
+	@.ci/deps soak
+	@$(MAKE) --no-print-directory all build/bench/load build/bench/ok
+	@tests/soak/run
+
 deps-build:
 	@.ci/deps build
 
