@@ -28,7 +28,7 @@ static struct {
 	char *family, *type, *mode, *max_children, *max_per_ip, *backlog, *grace, *stderr_to, *log_format, *max_packet,
 	     *timeout, *idle_timeout, *max_requests, *user, *group, *socket_mode, *pidfile;
 	char **allow, **deny; /* repeatable: popt collects them */
-	int shell, no_env, nodelay, no_reuse_addr, reuse_port, v6only, print_address, empty_reply, once;
+	int shell, no_env, nodelay, no_reuse_addr, reuse_port, v6only, print_address, empty_reply, once, wait;
 } o;
 static poptContext con;
 
@@ -87,6 +87,9 @@ static struct poptOption concurrency_options[] = {
 	{ "max-requests", 'n', POPT_ARG_STRING, &o.max_requests, OPT_STRING,
 	  "handle N requests, wait for them, exit 0", "N" },
 	{ "once", 0, POPT_ARG_NONE, &o.once, 0, "same as --max-requests=1", NULL },
+	{ "wait", 0, POPT_ARG_NONE, &o.wait, 0,
+	  "inetd's wait mode: give the listening socket itself to COMMAND, "
+	  "one at a time, and wait for it to exit", NULL },
 	{ "grace", 0, POPT_ARG_STRING, &o.grace, OPT_STRING,
 	  "on SIGTERM/SIGINT, how long running handlers may finish (default: 10)", "SECONDS" },
 	POPT_TABLEEND
@@ -326,6 +329,7 @@ static int convert(struct ss_config *cfg)
 	cfg->group = o.group;
 	cfg->pidfile = o.pidfile;
 	cfg->empty_reply = o.empty_reply;
+	cfg->wait = o.wait;
 	cfg->shell = o.shell;
 	cfg->no_env = o.no_env;
 	cfg->nodelay = o.nodelay;

@@ -40,13 +40,18 @@ _sockserve() {
 		COMPREPLY=($(compgen -W '--family -4 -6 -U --type --backlog --no-reuse-addr
 			--reuse-port --v6only --nodelay --print-address --max-packet --empty-reply
 			--mode --max-children --max-per-ip --timeout --idle-timeout --max-requests --once
-			--grace --shell --stderr --no-env --allow --deny --user --group --socket-mode
+			--wait --grace --shell --stderr --no-env --allow --deny --user --group --socket-mode
 			--pidfile --verbose --quiet --log-format
 			--version --help --usage' -- "$cur"))
 		[[ ${COMPREPLY-} == *= ]] && compopt -o nospace
 		return
 	fi
-	# ADDRESS: a port, HOST:PORT, or a unix socket path
+	# ADDRESS: a port, HOST:PORT, a unix socket path, or a socket handed in
+	if [[ $cur == f* || $cur == s* ]]; then
+		COMPREPLY=($(compgen -W 'fd:0 fd:3 systemd systemd:' -- "$cur"))
+		[[ ${COMPREPLY-} == *: ]] && compopt -o nospace
+		[[ ${#COMPREPLY[@]} -gt 0 ]] && return
+	fi
 	_filedir
 }
 complete -F _sockserve sockserve

@@ -5,6 +5,7 @@
  * handler's environment.
  */
 #include "addr.h"
+#include "handed.h"
 
 #include <arpa/inet.h>
 #include <bsd/stdlib.h>
@@ -169,6 +170,8 @@ static bool ipv4_literal(const char *text)
 
 enum addr_form addr_form(const char *text)
 {
+	if (handed_form(text))
+		return ADDR_HANDED;
 	if (text[0] == '@')
 		return ADDR_UNIX_ABSTRACT;
 	if (strchr(text, '/') != NULL)
@@ -185,6 +188,7 @@ int addr_form_family(enum addr_form form, int family)
 	case ADDR_UNIX_ABSTRACT: return AF_UNIX;
 	case ADDR_IPV6: return AF_INET6;
 	case ADDR_IPV4: return AF_INET;
+	case ADDR_HANDED: return family; /* the socket's own: see handed.c */
 	case ADDR_PORT: break;
 	}
 	return family == AF_UNSPEC ? AF_INET : family;

@@ -21,6 +21,7 @@ enum addr_form {
 	ADDR_IPV6,        /* [V6]:PORT */
 	ADDR_UNIX_PATH,   /* anything with a '/' */
 	ADDR_UNIX_ABSTRACT, /* @NAME */
+	ADDR_HANDED,      /* fd:N, systemd, systemd:NAME: a socket handed in */
 };
 
 struct address {

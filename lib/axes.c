@@ -6,7 +6,7 @@
 #include "axes.h"
 
 extern const struct transport transport_inet, transport_unix;
-extern const struct handler handler_stream, handler_dgram;
+extern const struct handler handler_stream, handler_dgram, handler_wait_stream, handler_wait_dgram;
 extern const struct mode mode_sync, mode_fork, mode_thread;
 
 const struct mode *mode_for(enum ss_mode mode)
@@ -15,6 +15,7 @@ const struct mode *mode_for(enum ss_mode mode)
 	case SS_MODE_SYNC: return &mode_sync;
 	case SS_MODE_FORK: return &mode_fork;
 	case SS_MODE_THREAD: return &mode_thread;
+	case SS_MODE_DEFAULT: break; /* decided by the config check */
 	}
 	return NULL;
 }
@@ -29,12 +30,12 @@ const struct transport *transport_for(int family)
 	return NULL;
 }
 
-const struct handler *handler_for(int socktype)
+const struct handler *handler_for(int socktype, bool wait)
 {
 	switch (socktype) {
 	case SOCK_STREAM:
-	case SOCK_SEQPACKET: return &handler_stream;
-	case SOCK_DGRAM: return &handler_dgram;
+	case SOCK_SEQPACKET: return wait ? &handler_wait_stream : &handler_stream;
+	case SOCK_DGRAM: return wait ? &handler_wait_dgram : &handler_dgram;
 	}
 	return NULL;
 }

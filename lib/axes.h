@@ -72,6 +72,9 @@ struct handler {
 	 * Without (datagrams), replies go out from the socket while handlers
 	 * drain, so it stays open. */
 	bool connections;
+	/* The request is the listening socket itself (--wait): it stays in
+	 * blocking mode, for COMMAND, and a request has no peer. */
+	bool hands_over;
 	/* A slot's state, on its first use and at the end. */
 	int (*slot_open)(struct ss_server *srv, struct request *req);
 	void (*slot_close)(struct ss_server *srv, struct request *req);
@@ -116,7 +119,7 @@ struct mode {
 
 /* The registry: NULL when there is none of that kind. */
 const struct transport *transport_for(int family);
-const struct handler *handler_for(int socktype);
+const struct handler *handler_for(int socktype, bool wait);
 const struct mode *mode_for(enum ss_mode mode);
 
 #endif

@@ -7,6 +7,7 @@
 #include "config.h"
 #include "addr.h"
 #include "axes.h"
+#include "handed.h"
 
 #include <limits.h>
 #include <stdarg.h>
@@ -41,8 +42,8 @@ void ss_config_init(struct ss_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->family = AF_UNSPEC;
-	cfg->socktype = SOCK_STREAM;
-	cfg->mode = SS_MODE_FORK;
+	cfg->socktype = 0;
+	cfg->mode = SS_MODE_DEFAULT;
 	cfg->max_children = 40;
 	cfg->max_per_ip = SS_UNSET;
 	cfg->backlog = SOMAXCONN;
@@ -92,12 +93,32 @@ static int usage(struct ss_error *err, const char *fmt, ...)
 	return -1;
 }
 
-int config_check(const struct ss_config *cfg, struct ss_error *err)
+/* The family and type a handed-in socket has: options that name others are
+ * usage errors. */
+static int check_handed(const struct ss_config *cfg, int *family, int *socktype, struct ss_error *err)
+{
+	struct handed h;
+
+	if (handed_find(cfg->address, &h, err) < 0)
+		return -1;
+	if (cfg->family != AF_UNSPEC && cfg->family != h.family)
+		return usage(err, "--family=%s contradicts %s, an %s socket", addr_family_name(cfg->family),
+		             cfg->address, addr_family_name(h.family));
+	if (cfg->socktype != 0 && cfg->socktype != h.socktype)
+		return usage(err, "--type=%s contradicts %s, a %s socket", addr_type_name(cfg->socktype),
+		             cfg->address, addr_type_name(h.socktype));
+	*family = h.family;
+	*socktype = h.socktype;
+	return 0;
+}
+
+int config_check(const struct ss_config *cfg, struct ss_config *resolved, struct ss_error *err)
 {
 	const char *address = cfg->address != NULL ? cfg->address : "";
 	enum addr_form form = addr_form(address);
 	bool unix_form = form == ADDR_UNIX_PATH || form == ADDR_UNIX_ABSTRACT;
-	const struct transport *transport = transport_for(addr_form_family(form, cfg->family));
+	int family = addr_form_family(form, cfg->family);
+	int socktype = cfg->socktype != 0 ? cfg->socktype : SOCK_STREAM;
 	const char *want = addr_family_name(cfg->family);
 
 	if (cfg->argv == NULL || cfg->argv[0] == NULL)
@@ -112,24 +133,35 @@ int config_check(const struct ss_config *cfg, struct ss_error *err)
 	    !seconds_in_range("--idle-timeout", cfg->idle_timeout_ms, err) ||
 	    !seconds_in_range("--grace", cfg->grace_ms, err))
 		return -1;
-	if (handler_for(cfg->socktype) == NULL)
-		return usage(err, "--type=%s is not supported", addr_type_name(cfg->socktype));
-	if (mode_for(cfg->mode) == NULL)
+	if (cfg->mode != SS_MODE_DEFAULT && mode_for(cfg->mode) == NULL)
 		return usage(err, "this --mode is not supported");
+	if (cfg->wait && cfg->mode != SS_MODE_DEFAULT && cfg->mode != SS_MODE_SYNC)
+		return usage(err, "--wait runs one COMMAND at a time, with the socket: it cannot go with --mode=%s",
+		             mode_for(cfg->mode)->name);
+	if (cfg->wait && (cfg->allow != NULL || cfg->deny != NULL || cfg->max_per_ip != SS_UNSET))
+		return usage(err, "--wait hands the socket itself to COMMAND: %s cannot apply to its clients",
+		             cfg->allow != NULL ? "--allow" : cfg->deny != NULL ? "--deny" : "--max-per-ip");
+	if (cfg->wait && cfg->empty_reply)
+		return usage(err, "--wait hands the socket itself to COMMAND, which sends its own replies: "
+		             "--empty-reply cannot apply");
+	if (form == ADDR_HANDED && check_handed(cfg, &family, &socktype, err) < 0)
+		return -1;
+	const struct transport *transport = transport_for(family);
+	if (handler_for(socktype, cfg->wait) == NULL)
+		return usage(err, "--type=%s is not supported", addr_type_name(socktype));
 	if (transport == NULL)
-		return usage(err, "--family=%s is not supported", want);
+		return usage(err, "%s is not supported", form == ADDR_HANDED ? address : want);
 	if (unix_form && cfg->family != AF_UNSPEC && cfg->family != AF_UNIX)
 		return usage(err, "--family=%s contradicts the unix socket address '%s'", want, address);
-	if (!unix_form && cfg->family == AF_UNIX)
+	if (!unix_form && form != ADDR_HANDED && cfg->family == AF_UNIX)
 		return usage(err, "--family=unix contradicts the address '%s' (a unix socket path has a '/': ./%s)",
 		             address, address);
 	if (form == ADDR_IPV6 && cfg->family == AF_INET)
 		return usage(err, "--family=%s contradicts the IPv6 address '%s'", want, address);
 	if (form == ADDR_IPV4 && cfg->family == AF_INET6)
 		return usage(err, "--family=%s contradicts the IPv4 address '%s'", want, address);
-	if (!(transport->types & 1u << cfg->socktype))
-		return usage(err, "--type=%s needs a unix socket address, not '%s'", addr_type_name(cfg->socktype),
-		             address);
+	if (!(transport->types & 1u << socktype))
+		return usage(err, "--type=%s needs a unix socket address, not '%s'", addr_type_name(socktype), address);
 	if (cfg->max_per_ip != SS_UNSET && !transport->client_ips)
 		return usage(err, "--max-per-ip needs an inet or inet6 address, not %s", address);
 	if (cfg->allow != NULL && !transport->client_ips)
@@ -138,5 +170,12 @@ int config_check(const struct ss_config *cfg, struct ss_error *err)
 		return usage(err, "--deny needs an inet or inet6 address, not %s", address);
 	if (cfg->socket_mode != SS_UNSET && form != ADDR_UNIX_PATH)
 		return usage(err, "--socket-mode needs a unix socket path, not %s", address);
+	if (resolved != NULL) {
+		*resolved = *cfg;
+		resolved->family = family;
+		resolved->socktype = socktype;
+		if (cfg->mode == SS_MODE_DEFAULT)
+			resolved->mode = cfg->wait ? SS_MODE_SYNC : SS_MODE_FORK;
+	}
 	return 0;
 }

@@ -5,6 +5,7 @@
  * The per-request path allocates nothing.
  */
 #include "env.h"
+#include "handed.h"
 
 #include <bsd/stdlib.h>
 #include <stdarg.h>
@@ -14,9 +15,12 @@
 
 extern char **environ;
 
-/* Names sockserve sets for a connection; stale copies are not passed on. */
+/* Names sockserve sets for a connection (stale copies are not passed on),
+ * and those of the sockets systemd handed to sockserve. */
 static bool is_connection_variable(const char *entry)
 {
+	if (handed_variable(entry))
+		return true;
 	static const char *const prefixes[] = { "TCPLOCAL", "TCPREMOTE", "UDPLOCAL", "UDPREMOTE",
 	                                        "UNIXLOCAL", "UNIXREMOTE" };
 	if (strncmp(entry, "PROTO=", 6) == 0)

@@ -9,6 +9,7 @@
 #include "server.h"
 #include "accept.h"
 #include "config.h"
+#include "handed.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -42,7 +43,7 @@ static int hold_standard_fds(void)
 static int build_axes(struct ss_server *srv, struct ss_error *err)
 {
 	srv->transport = transport_for(srv->addr.family);
-	srv->handler = handler_for(srv->cfg.socktype);
+	srv->handler = handler_for(srv->cfg.socktype, srv->cfg.wait);
 	srv->mode = mode_for(srv->cfg.mode);
 	srv->proto = srv->transport->proto != NULL ? srv->transport->proto : srv->handler->var_prefix;
 	srv->transport_ctx = calloc(1, srv->transport->ctx_size);
@@ -57,10 +58,13 @@ struct ss_server *ss_server_new(const struct ss_config *cfg, struct ss_error *er
 {
 	struct ss_server *srv;
 
+	struct ss_config resolved;
+
 	err->kind = SS_ERR_NONE;
 	err->msg[0] = '\0';
-	if (config_check(cfg, err) < 0)
+	if (config_check(cfg, &resolved, err) < 0)
 		return NULL;
+	cfg = &resolved;
 	srv = calloc(1, sizeof(*srv));
 	if (srv == NULL) {
 		ss_error_set(err, SS_ERR_START, "out of memory");
@@ -69,9 +73,15 @@ struct ss_server *ss_server_new(const struct ss_config *cfg, struct ss_error *er
 	srv->cfg = *cfg;
 	srv->listen_fd = -1;
 	srv->loop.epoll_fd = srv->loop.signal_fd = -1;
+	srv->notify.fd = -1;
 	log_init(&srv->log, cfg->verbosity, cfg->log_format);
-	if (addr_parse(cfg->address, cfg->family, cfg->socktype, &srv->addr, err) < 0 ||
-	    build_axes(srv, err) < 0)
+	if (handed_form(cfg->address)) {
+		srv->handed = true;
+		srv->addr.family = cfg->family;
+	} else if (addr_parse(cfg->address, cfg->family, cfg->socktype, &srv->addr, err) < 0) {
+		goto fail;
+	}
+	if (build_axes(srv, err) < 0)
 		goto fail;
 	if (hold_standard_fds() < 0) {
 		ss_error_set(err, SS_ERR_START, "cannot open /dev/null: %s", strerror(errno));
@@ -154,13 +164,61 @@ static int bind_socket(struct ss_server *srv)
 	return rc;
 }
 
+/* Take the socket handed in: out of fds 0-2 (fd:0 is inetd's form), not
+ * inherited by handlers, in the blocking mode the handler wants, listening. */
+static int adopt_socket(struct ss_server *srv, struct ss_error *err)
+{
+	const struct ss_config *cfg = &srv->cfg;
+	struct handed h;
+	int fd, flags;
+
+	if (handed_find(cfg->address, &h, err) < 0)
+		return -1;
+	fd = fcntl(h.fd, F_DUPFD_CLOEXEC, 3);
+	if (fd < 0) {
+		ss_error_set(err, SS_ERR_START, "%s: cannot take descriptor %d: %s", cfg->address, h.fd, strerror(errno));
+		return -1;
+	}
+	/* The original number: closed, or (0-2) /dev/null, so that nothing of
+	 * the socket's is left where handlers or systemd would look. */
+	if (h.fd <= 2) {
+		int null = open("/dev/null", O_RDWR);
+		if (null >= 0 && null != h.fd) {
+			dup2(null, h.fd);
+			close(null);
+		}
+	} else {
+		close(h.fd);
+	}
+	srv->listen_fd = fd;
+	flags = fcntl(fd, F_GETFL);
+	flags = srv->handler->hands_over ? flags & ~O_NONBLOCK : flags | O_NONBLOCK;
+	if (fcntl(fd, F_SETFL, flags) < 0 ||
+	    (srv->handler->configure != NULL && srv->handler->configure(srv, fd) < 0) ||
+	    (srv->handler->connections && !h.listening && listen(fd, (int)cfg->backlog) < 0)) {
+		ss_error_set(err, SS_ERR_START, "cannot listen on %s: %s", cfg->address, strerror(errno));
+		return -1;
+	}
+	srv->addr.len = sizeof(srv->addr.ss);
+	if (getsockname(fd, (struct sockaddr *)&srv->addr.ss, &srv->addr.len) < 0) {
+		ss_error_set(err, SS_ERR_START, "%s: cannot read the socket's address: %s", cfg->address, strerror(errno));
+		return -1;
+	}
+	srv->transport->bound(srv);
+	addr_format((struct sockaddr *)&srv->addr.ss, srv->addr.len, srv->addr_text, sizeof(srv->addr_text));
+	return 0;
+}
+
 static int open_socket(struct ss_server *srv, struct ss_error *err)
 {
 	const struct ss_config *cfg = &srv->cfg;
+	int nonblock = srv->handler->hands_over ? 0 : SOCK_NONBLOCK;
 
+	if (srv->handed)
+		return adopt_socket(srv, err);
 	if (srv->transport->prepare(srv, err) < 0)
 		return -1;
-	srv->listen_fd = socket(srv->addr.family, cfg->socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	srv->listen_fd = socket(srv->addr.family, cfg->socktype | SOCK_CLOEXEC | nonblock, 0);
 	if (srv->listen_fd < 0) {
 		ss_error_set(err, SS_ERR_START, "cannot create a socket for %s: %s", cfg->address, strerror(errno));
 		return -1;
@@ -200,6 +258,8 @@ int ss_server_listen(struct ss_server *srv, struct ss_error *err)
 	}
 	if (identity_drop(&srv->identity, err) < 0)
 		return -1;
+	if (notify_open(&srv->notify))
+		notify_send(&srv->notify, "READY=1\nSTATUS=listening on %s\nMAINPID=%d", srv->addr_text, (int)getpid());
 	log_event(&srv->log, SS_LOG_INFO, "listening",
 	          LOG_FIELDS(FSTR("address", srv->addr_text), FSTR("type", addr_type_name(cfg->socktype)),
 	                     FSTR("mode", srv->mode->name), FINT("max_children", srv->limit)),
@@ -261,6 +321,7 @@ static void start_drain(struct ss_server *srv, bool with_grace)
 		return;
 	}
 	srv->draining = true;
+	notify_send(&srv->notify, "STOPPING=1\nSTATUS=shutting down: %u in progress", srv->active_count);
 	/* A datagram server keeps its socket: replies still go out from it. */
 	if (srv->handler->connections && srv->listen_fd >= 0)
 		close_listener(srv);
@@ -328,19 +389,40 @@ static void on_signal(void *ctx, struct watch *w, uint32_t events)
 
 /* ---- deadlines ---- */
 
+/* STATUS= for systemd when the counts change, at most once a second. */
+static int64_t send_status(struct ss_server *srv, int64_t now)
+{
+	uint64_t sum = srv->handled + srv->failed + srv->rejected + srv->timed_out + srv->dropped + srv->active_count;
+
+	if (srv->notify.fd < 0 || sum == srv->status_sum || srv->draining)
+		return INT64_MAX;
+	if (now - srv->status_sent_us < 1000000)
+		return srv->status_sent_us + 1000000;
+	notify_send(&srv->notify,
+	            "STATUS=%u in progress, %llu handled, %llu failed, %llu rejected, %llu timed out, %llu dropped",
+	            srv->active_count, (unsigned long long)srv->handled, (unsigned long long)srv->failed,
+	            (unsigned long long)srv->rejected, (unsigned long long)srv->timed_out,
+	            (unsigned long long)srv->dropped);
+	srv->status_sum = sum;
+	srv->status_sent_us = now;
+	return INT64_MAX;
+}
+
 /* Act on every deadline that is due at now; return the nearest one left
  * (INT64_MAX: none): --timeout's, the log's (suppressed and lost lines to
- * report), spawning again after EAGAIN, the end of --grace, the descriptor
- * back-off, --idle-timeout. */
+ * report), spawning again after EAGAIN, systemd's STATUS=, the end of
+ * --grace, the descriptor back-off, --idle-timeout. */
 static int64_t server_deadlines(struct ss_server *srv, int64_t now)
 {
 	int64_t next = requests_deadlines(srv, now), log_next = log_flush(&srv->log, now);
-	int64_t retry = requests_retry(srv, now);
+	int64_t retry = requests_retry(srv, now), status = send_status(srv, now);
 
 	if (log_next < next)
 		next = log_next;
 	if (retry < next)
 		next = retry;
+	if (status < next)
+		next = status;
 
 	if (srv->draining && !srv->killed) {
 		if (now >= srv->grace_deadline)
@@ -418,6 +500,7 @@ void ss_server_free(struct ss_server *srv)
 		        strerror(errno));
 	spawn_plan_free(&srv->plan);
 	free(srv->transport_ctx);
+	notify_close(&srv->notify);
 	log_close(&srv->log);
 	free(srv);
 }

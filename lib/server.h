@@ -11,6 +11,7 @@
 #include "env.h"
 #include "log.h"
 #include "loop.h"
+#include "notify.h"
 #include "privileges.h"
 #include "request.h"
 #include "spawn.h"
@@ -29,6 +30,7 @@ struct ss_server {
 	char addr_text[ADDR_TEXT_MAX]; /* as bound */
 	const char *proto;             /* "TCP", "UDP" or "UNIX" */
 	int listen_fd;
+	bool handed;                   /* the socket was handed in (fd:N, systemd) */
 	struct watch listener;
 
 	struct logger log;
@@ -60,6 +62,10 @@ struct ss_server {
 	uint64_t received;          /* requests taken: for --max-requests */
 
 	uint64_t handled, failed, rejected, dropped, timed_out;
+
+	struct notifier notify;       /* NOTIFY_SOCKET */
+	int64_t status_sent_us;       /* when STATUS= last went */
+	uint64_t status_sum;          /* the counts it told, summed */
 };
 
 #endif

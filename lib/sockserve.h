@@ -19,7 +19,8 @@
 
 #define SS_VERSION "0.1.0"
 
-enum ss_mode { SS_MODE_SYNC, SS_MODE_FORK, SS_MODE_THREAD };
+/* SS_MODE_DEFAULT: fork, or sync with --wait. */
+enum ss_mode { SS_MODE_DEFAULT = -1, SS_MODE_SYNC, SS_MODE_FORK, SS_MODE_THREAD };
 enum ss_stderr { SS_STDERR_INHERIT, SS_STDERR_SOCKET, SS_STDERR_NULL };
 enum ss_log_format { SS_LOG_TEXT, SS_LOG_JSON };
 
@@ -44,7 +45,8 @@ enum ss_log_level {
 struct ss_config {
 	const char *address;   /* ADDRESS as the user wrote it */
 	int family;            /* AF_INET, AF_INET6, AF_UNIX or AF_UNSPEC */
-	int socktype;          /* SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET */
+	int socktype;          /* SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET; 0: stream, or
+	                          a handed-in socket's own */
 	enum ss_mode mode;
 	int64_t max_children;  /* requests in progress at once (fork, thread) */
 	int64_t max_per_ip;    /* SS_UNSET: no limit */
@@ -61,6 +63,7 @@ struct ss_config {
 	int64_t max_requests;  /* SS_UNSET: no limit */
 	int64_t max_packet;    /* largest datagram in or out */
 	bool empty_reply;
+	bool wait;             /* --wait: hand the listening socket itself to COMMAND */
 	bool shell;            /* argv[0] is a string for /bin/sh -c */
 	char *const *argv;     /* COMMAND and its arguments, NULL-terminated */
 	enum ss_stderr stderr_to;

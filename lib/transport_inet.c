@@ -6,6 +6,7 @@
 #include "server.h"
 
 #include <arpa/inet.h>
+#include <bsd/string.h>
 #include <errno.h>
 #include <netinet/tcp.h>
 #include <stddef.h>
@@ -109,9 +110,18 @@ static void inet_describe(struct ss_server *srv, struct request *req)
 	char ip[INET6_ADDRSTRLEN], name[32];
 	unsigned port;
 
-	addr_format(peer, req->peer_len, req->remote, sizeof(req->remote));
 	env_reset(&req->env);
 	env_add(&req->env, "PROTO", "%s", srv->proto);
+	if (req->peer_len == 0) {
+		/* --wait: the socket itself; COMMAND meets its peers */
+		strlcpy(req->remote, srv->addr_text, sizeof(req->remote));
+		snprintf(name, sizeof(name), "%sLOCALIP", p);
+		env_add(&req->env, name, "%s", t->local_ip);
+		snprintf(name, sizeof(name), "%sLOCALPORT", p);
+		env_add(&req->env, name, "%u", t->local_port);
+		return;
+	}
+	addr_format(peer, req->peer_len, req->remote, sizeof(req->remote));
 	snprintf(name, sizeof(name), "%sLOCALIP", p);
 	if (t->local_known) {
 		env_add(&req->env, name, "%s", t->local_ip);

@@ -76,7 +76,8 @@ static void unix_bound(struct ss_server *srv)
 	const char *path = ((const struct sockaddr_un *)&srv->addr.ss)->sun_path;
 	struct stat st;
 
-	if (is_path(srv) && lstat(path, &st) == 0) {
+	/* A socket handed in is not ours to remove. */
+	if (!srv->handed && is_path(srv) && lstat(path, &st) == 0) {
 		t->owned = true;
 		t->dev = st.st_dev;
 		t->ino = st.st_ino;
@@ -92,7 +93,9 @@ static void unix_describe(struct ss_server *srv, struct request *req)
 	                getsockopt(req->fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 && cred.pid > 0;
 
 	addr_unix_path((const struct sockaddr *)&req->peer, req->peer_len, peer_path, sizeof(peer_path));
-	if (has_cred)
+	if (req->peer_len == 0) /* --wait: the socket itself */
+		snprintf(req->remote, sizeof(req->remote), "%s", srv->addr_text);
+	else if (has_cred)
 		snprintf(req->remote, sizeof(req->remote), "pid %d", (int)cred.pid);
 	else
 		snprintf(req->remote, sizeof(req->remote), "%s", peer_path[0] ? peer_path : "unnamed peer");

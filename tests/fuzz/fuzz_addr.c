@@ -48,7 +48,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cfg.argv = argv;
 	cfg.family = families[data[0] & 3];
 	cfg.socktype = types[(data[0] >> 2) & 3];
-	if (config_check(&cfg, &err) == 0 &&
+	if (config_check(&cfg, NULL, &err) == 0 &&
 	    addr_parse(address, cfg.family, cfg.socktype, &addr, &err) == 0) {
 		if (addr.len > sizeof(addr.ss) || addr.family != addr.ss.ss_family)
 			abort();

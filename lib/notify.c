@@ -1,0 +1,54 @@
+/*
+ * sd_notify(3)'s protocol, without libsystemd.
+ */
+#include "notify.h"
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+bool notify_open(struct notifier *n)
+{
+	const char *path = getenv("NOTIFY_SOCKET");
+	size_t len;
+
+	n->fd = -1;
+	if (path == NULL || (path[0] != '/' && path[0] != '@'))
+		return false;
+	len = strlen(path);
+	if (len < 2 || len >= sizeof(n->addr.sun_path))
+		return false;
+	memset(&n->addr, 0, sizeof(n->addr));
+	n->addr.sun_family = AF_UNIX;
+	memcpy(n->addr.sun_path, path, len);
+	if (path[0] == '@')
+		n->addr.sun_path[0] = '\0'; /* abstract: no terminating NUL counted */
+	n->len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len + (path[0] == '/'));
+	n->fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	return n->fd >= 0;
+}
+
+void notify_send(const struct notifier *n, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	if (n->fd < 0)
+		return;
+	va_start(ap, fmt);
+	int len = vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (len > 0)
+		(void)!sendto(n->fd, msg, (size_t)len < sizeof(msg) ? (size_t)len : sizeof(msg) - 1,
+		              MSG_DONTWAIT | MSG_NOSIGNAL, (const struct sockaddr *)&n->addr, n->len);
+}
+
+void notify_close(struct notifier *n)
+{
+	if (n->fd >= 0)
+		close(n->fd);
+	n->fd = -1;
+}
