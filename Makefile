@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # sockserve: `make` builds ./sockserve; `make run` serves a demo; `make check`
 # runs the test suite against a normal and a sanitizer build.  Both set-up
 # targets install what is missing first (see .ci/deps).

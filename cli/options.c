@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The command line: popt tables (one sub-table per concern) turned into a
  * struct ss_config.  Every value is taken as a string and converted here, so
@@ -21,7 +22,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-enum { OPT_INET = 1000, OPT_INET6, OPT_UNIX, OPT_VERBOSE, OPT_QUIET, OPT_VERSION, OPT_STRING };
+enum { OPT_INET = 1000, OPT_INET6, OPT_UNIX, OPT_VERBOSE, OPT_QUIET, OPT_VERSION, OPT_STRING, OPT_HELP, OPT_USAGE };
 
 /* What popt fills in; converted and checked by options_parse(). */
 static struct {
@@ -128,6 +129,31 @@ static struct poptOption log_options[] = {
 	POPT_TABLEEND
 };
 
+/* popt's POPT_AUTOHELP, with -h beside -? and a footer after the table. */
+static struct poptOption help_options[] = {
+	{ "help", 'h', POPT_ARG_NONE, NULL, OPT_HELP, "show this help and exit (also -?)", NULL },
+	{ NULL, '?', POPT_ARG_NONE | POPT_ARGFLAG_DOC_HIDDEN, NULL, OPT_HELP, NULL, NULL },
+	{ "usage", 0, POPT_ARG_NONE, NULL, OPT_USAGE, "show a short usage message and exit", NULL },
+	POPT_TABLEEND
+};
+
+static const char help_footer[] =
+	"\n"
+	"ADDRESS is one of:\n"
+	"  PORT                  every local address (PORT 0: the kernel picks one)\n"
+	"  HOST:PORT             an IPv4 address or a host name, as one word\n"
+	"  [V6]:PORT             an IPv6 address ([::]:PORT takes IPv4 clients too)\n"
+	"  ./s.sock, /run/s.sock a unix socket path (anything with a '/')\n"
+	"  @NAME                 a Linux abstract unix socket\n"
+	"  fd:N, systemd[:NAME]  a socket handed in (inetd, systemd)\n"
+	"\n"
+	"Options come before ADDRESS; everything after it (and an optional --) is\n"
+	"COMMAND and its arguments.  Examples:\n"
+	"  sockserve --print-address 127.0.0.1:0 -- cat     an echo server on a free port\n"
+	"  sockserve -t dgram 127.0.0.1:9999 -- tr a-z A-Z  one UDP packet in, one reply out\n"
+	"\n"
+	"See sockserve(1) for everything: man sockserve.\n";
+
 static struct poptOption options[] = {
 	{ NULL, 0, POPT_ARG_INCLUDE_TABLE, address_options, 0, "Address and socket:", NULL },
 	{ NULL, 0, POPT_ARG_INCLUDE_TABLE, datagram_options, 0, "Datagrams (--type=dgram):", NULL },
@@ -135,7 +161,7 @@ static struct poptOption options[] = {
 	{ NULL, 0, POPT_ARG_INCLUDE_TABLE, handler_options, 0, "The handler:", NULL },
 	{ NULL, 0, POPT_ARG_INCLUDE_TABLE, access_options, 0, "Access and privileges:", NULL },
 	{ NULL, 0, POPT_ARG_INCLUDE_TABLE, log_options, 0, "Logging and information:", NULL },
-	POPT_AUTOHELP
+	{ NULL, 0, POPT_ARG_INCLUDE_TABLE, help_options, 0, "Help options:", NULL },
 	POPT_TABLEEND
 };
 
@@ -273,6 +299,11 @@ static int read_flags(struct ss_config *cfg)
 		case OPT_VERBOSE: cfg->verbosity++; break;
 		case OPT_QUIET: cfg->verbosity = SS_LOG_QUIET; break;
 		case OPT_VERSION: printf("sockserve %s\n", SS_VERSION); return 1;
+		case OPT_HELP:
+			poptPrintHelp(con, stdout, 0);
+			fputs(help_footer, stdout);
+			return 1;
+		case OPT_USAGE: poptPrintUsage(con, stdout, 0); return 1;
 		}
 	}
 	if (rc < -1) {
@@ -371,6 +402,9 @@ enum options_result options_parse(int argc, char **argv, struct ss_config *cfg)
 	ss_config_init(cfg);
 	con = poptGetContext("sockserve", argc, (const char **)argv, options, POPT_CONTEXT_POSIXMEHARDER);
 	poptSetOtherOptionHelp(con, "[OPTION...] ADDRESS [--] COMMAND [ARG...]");
+	/* aliases of the user's (~/.popt) and the system's (/etc/popt):
+	 * "sockserve alias --dev -v --log-format=json"; none is fine */
+	(void)poptReadDefaultConfig(con, 0);
 	int rc = read_flags(cfg);
 	if (rc != 0)
 		return rc > 0 ? OPTIONS_EXIT : OPTIONS_USAGE;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 #ifndef SOCKSERVE_OPTIONS_H
 #define SOCKSERVE_OPTIONS_H
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # bash completion for sockserve(1)
 _sockserve() {
 	local cur prev words cword

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The accept path.  The listener is watched only while a slot is free (the
  * server decides that once per loop turn), so here there is always room for
@@ -117,6 +118,10 @@ void accept_requests(struct ss_server *srv)
 		}
 		request_take(srv, req);
 		srv->transport->describe(srv, req);
+		log_event(&srv->log, SS_LOG_DEBUG, "received",
+		          LOG_FIELDS(FSTR("remote", req->remote), FINT("in_progress", srv->active_count),
+		                     FINT("limit", srv->limit)),
+		          "%s: taken (%u of %u in progress)", req->remote, srv->active_count, srv->limit);
 		srv->mode->dispatch(srv, req);
 	}
 }

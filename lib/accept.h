@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The accept path: take what waits on the listening socket, admit it (access
  * rules, per-IP limits) and hand it to the mode.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Admission: which clients are served.  --allow and --deny are lists of
  * address prefixes, checked in full for every new client (deny first; then,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Admission (a leaf): --allow/--deny prefix lists and the per-IP counts of
  * --max-per-ip.

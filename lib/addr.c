@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * ADDRESS forms: PORT, HOST:PORT, [V6]:PORT, a unix path (anything with a
  * '/'), @NAME (Linux abstract).  Parsing decides the family and resolves

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * ADDRESS forms (a leaf): what form a text is, parsing it into a socket
  * address (resolving names), and formatting addresses for logs, the

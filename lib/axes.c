@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The registry of the three axes: the one place that maps a family, a socket
  * type or a mode to its table.  Adding an implementation means a new file

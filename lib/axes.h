@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The three axes of a server, after Python's socketserver, each a table of
  * function pointers with one implementation per file:

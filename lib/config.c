@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The configuration: its defaults, the ranges of the number options (stated
  * here and nowhere else), and one function that checks all of it before
@@ -46,12 +47,12 @@ void ss_config_init(struct ss_config *cfg)
 	cfg->mode = SS_MODE_DEFAULT;
 	cfg->max_children = 40;
 	cfg->max_per_ip = SS_UNSET;
-	cfg->backlog = SOMAXCONN;
+	cfg->backlog = SS_UNSET;      /* SOMAXCONN, the kernel's cap */
 	cfg->timeout_ms = SS_NO_TIME;
 	cfg->idle_timeout_ms = SS_NO_TIME;
 	cfg->grace_ms = 10000;
 	cfg->max_requests = SS_UNSET;
-	cfg->max_packet = 8192;
+	cfg->max_packet = SS_UNSET;   /* 8192 */
 	cfg->reuse_addr = true;
 	cfg->socket_mode = SS_UNSET;
 	cfg->verbosity = SS_LOG_ERROR;
@@ -125,8 +126,8 @@ int config_check(const struct ss_config *cfg, struct ss_config *resolved, struct
 		return usage(err, "missing COMMAND");
 	if (!in_range("--max-children", cfg->max_children, LLONG_MIN, err) ||
 	    !in_range("--max-per-ip", cfg->max_per_ip, SS_UNSET, err) ||
-	    !in_range("--backlog", cfg->backlog, LLONG_MIN, err) ||
-	    !in_range("--max-packet", cfg->max_packet, LLONG_MIN, err) ||
+	    !in_range("--backlog", cfg->backlog, SS_UNSET, err) ||
+	    !in_range("--max-packet", cfg->max_packet, SS_UNSET, err) ||
 	    !in_range("--max-requests", cfg->max_requests, SS_UNSET, err) ||
 	    !in_range("--socket-mode", cfg->socket_mode, SS_UNSET, err) ||
 	    !seconds_in_range("--timeout", cfg->timeout_ms, err) ||
@@ -170,10 +171,31 @@ int config_check(const struct ss_config *cfg, struct ss_config *resolved, struct
 		return usage(err, "--deny needs an inet or inet6 address, not %s", address);
 	if (cfg->socket_mode != SS_UNSET && form != ADDR_UNIX_PATH)
 		return usage(err, "--socket-mode needs a unix socket path, not %s", address);
+	/* Options that do not apply to the socket's family or type, one rule:
+	 * name the option, what it is for, and what the socket is. */
+	const struct handler *h = handler_for(socktype, false);
+	const char *what = NULL, *option = NULL;
+	if (cfg->nodelay && !(transport->client_ips && h->connections))
+		option = "--nodelay", what = "TCP sockets";
+	else if (cfg->max_packet != SS_UNSET && (h->connections || cfg->wait))
+		option = "--max-packet", what = "datagram sockets (--type=dgram) without --wait";
+	else if (cfg->empty_reply && h->connections)
+		option = "--empty-reply", what = "datagram sockets (--type=dgram)";
+	else if (cfg->backlog != SS_UNSET && !h->connections)
+		option = "--backlog", what = "stream and seqpacket sockets";
+	else if (cfg->v6only && family != AF_INET6)
+		option = "--v6only", what = "inet6 sockets";
+	if (option != NULL)
+		return usage(err, "%s applies to %s, not to %s (%s %s)", option, what, address,
+		             addr_family_name(family), addr_type_name(socktype));
 	if (resolved != NULL) {
 		*resolved = *cfg;
 		resolved->family = family;
 		resolved->socktype = socktype;
+		if (cfg->backlog == SS_UNSET)
+			resolved->backlog = SOMAXCONN;
+		if (cfg->max_packet == SS_UNSET)
+			resolved->max_packet = 8192;
 		if (cfg->mode == SS_MODE_DEFAULT)
 			resolved->mode = cfg->wait ? SS_MODE_SYNC : SS_MODE_FORK;
 	}

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The handler's environment: sockserve's own, less any inherited UCSPI
  * connection variables, built once at start-up; then, per request, the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The handler's environment (a leaf): a template made once from sockserve's
  * own, less inherited connection variables, and per request slot a block

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Errors: every failure the library reports is a struct ss_error (sockserve.h)
  * with its kind and one line of text.  A leaf: it depends on nothing else.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Sockets handed in: fd:N, systemd, systemd:NAME.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Sockets handed in (a leaf): ADDRESS fd:N (inetd's fd:0 among them) and
  * systemd / systemd:NAME (the sd_listen_fds protocol: LISTEN_PID,

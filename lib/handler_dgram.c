@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The datagram handler (socketserver's DatagramRequestHandler), for UDP and
  * unix datagram sockets.  Each datagram is one request: its exact bytes go to

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The stream handler (socketserver's StreamRequestHandler), for stream and
  * seqpacket sockets: the accepted connection itself becomes the command's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The --wait handler (inetd's "wait" services: tftpd, talkd, udpsvd-style
  * servers that read the socket themselves): the listening socket itself is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * One line per event on stderr, written with a single write(2) so that lines
  * from many requests ending at once never interleave.  Text lines read
@@ -194,6 +195,8 @@ static void put_timestamp(struct line *l)
 
 static const char *level_name(int level)
 {
+	if (level == SS_LOG_ALWAYS)
+		return level_names[1];
 	return level <= SS_LOG_ERROR ? level_names[0] : level == SS_LOG_INFO ? level_names[1] : level_names[2];
 }
 

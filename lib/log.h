@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Logging (a leaf): one line per event on stderr, as text or JSON, each
  * written with one write(2), never blocking: a stderr that nobody reads costs

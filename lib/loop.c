@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The event loop: epoll over a handful of watches, with signals turned into a
  * descriptor (signalfd) so that they are handled between callbacks, never

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The event loop (a leaf): epoll over watches, signals as a descriptor.  It
  * knows nothing of what it serves: each callback gets the context given to

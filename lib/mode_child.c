@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The sync and fork modes (socketserver's plain server and ForkingMixIn);
  * thread mode is in mode_thread.c.
@@ -27,9 +28,12 @@ static unsigned fork_limit(const struct ss_config *cfg)
  * the slot's own that stays untouched until the child is reaped. */
 static void child_dispatch(struct ss_server *srv, struct request *req)
 {
+	int64_t t0 = now_us();
+
 	if (req->mode_ctx == NULL)
 		req->mode_ctx = spawn_child_new();
 	int rc = req->mode_ctx != NULL ? srv->handler->spawn(srv, req, req->mode_ctx, &req->pid) : ENOMEM;
+	req->spawn_us = now_us() - t0;
 
 	if (rc != 0) {
 		if (request_transient(rc))

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Thread mode (socketserver's ThreadingMixIn).  Each request slot has a worker
  * thread, started the first time the slot is used and kept for the requests
@@ -122,7 +123,10 @@ static void worker_reap(struct ss_server *srv, struct request *req, pid_t pid)
 static int serve(struct ss_server *srv, struct request *req)
 {
 	pid_t pid;
+	int64_t t0 = now_us();
 	int rc = srv->handler->spawn(srv, req, NULL, &pid);
+
+	req->spawn_us = now_us() - t0;
 
 	if (rc != 0)
 		return rc;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * sd_notify without libsystemd (a leaf): the protocol is one datagram per
  * message to the unix socket named by NOTIFY_SOCKET (a path, or @name for an

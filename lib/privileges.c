@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * --user and --group: the names are looked up at start-up, before anything is
  * bound, and the process drops to them once the socket is bound (so that a

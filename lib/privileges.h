@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * --user and --group (a leaf): names looked up at start-up, privileges
  * dropped for good once the socket is bound.

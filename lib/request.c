@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Requests: slots, the in-progress list, and each request's life from the
  * moment a handler takes it until its slot is free again.  Requests live in
@@ -131,11 +132,28 @@ static void request_untrack(struct ss_server *srv, struct request *req)
 	srv->active_count--;
 }
 
+/* The client in JSON: "remote", or a unix peer's pid and uid as numbers. */
+static size_t client_fields(const struct request *req, struct field *f)
+{
+	if (req->peer_pid > 0) {
+		f[0] = (struct field)FINT("peer_pid", req->peer_pid);
+		f[1] = (struct field)FINT("peer_uid", req->peer_uid);
+		return 2;
+	}
+	f[0] = (struct field)FSTR("remote", req->remote);
+	return 1;
+}
+
 void request_log_start(struct ss_server *srv, const struct request *req)
 {
-	log_event(&srv->log, SS_LOG_INFO, "start",
-	          LOG_FIELDS(FSTR("remote", req->remote), FINT("pid", req->pid)),
-	          "%s: start, handler pid %d", req->remote, (int)req->pid);
+	struct field f[4];
+	size_t n = client_fields(req, f);
+
+	f[n++] = (struct field)FINT("pid", req->pid);
+	log_event(&srv->log, SS_LOG_INFO, "start", f, n, "%s: start, handler pid %d", req->remote, (int)req->pid);
+	f[n++] = (struct field)FINT("spawn_us", req->spawn_us);
+	log_event(&srv->log, SS_LOG_DEBUG, "spawned", f, n, "%s: handler pid %d started in %lld us", req->remote,
+	          (int)req->pid, (long long)req->spawn_us);
 }
 
 void request_started(struct ss_server *srv, struct request *req)
@@ -147,6 +165,10 @@ void request_started(struct ss_server *srv, struct request *req)
 void request_end(struct ss_server *srv, struct request *req, int wstatus)
 {
 	double ms = (double)(now_us() - req->start_us) / 1000.0;
+	struct field f[5];
+	size_t n = client_fields(req, f);
+
+	f[n++] = (struct field)FINT("pid", req->pid);
 
 	req->exited = true;
 	req->wstatus = wstatus;
@@ -158,17 +180,17 @@ void request_end(struct ss_server *srv, struct request *req, int wstatus)
 			srv->handled++;
 		else
 			srv->failed++;
-		log_event(&srv->log, status == 0 ? SS_LOG_INFO : SS_LOG_ERROR, "end",
-		          LOG_FIELDS(FSTR("remote", req->remote), FINT("pid", req->pid),
-		                     FINT("status", status), FMS("duration_ms", ms)),
+		f[n++] = (struct field)FINT("status", status);
+		f[n++] = (struct field)FMS("duration_ms", ms);
+		log_event(&srv->log, status == 0 ? SS_LOG_INFO : SS_LOG_ERROR, "end", f, n,
 		          "%s: end, handler pid %d exit %d after %.1f ms", req->remote, (int)req->pid,
 		          status, ms);
 	} else {
 		int sig = WTERMSIG(wstatus);
 		srv->failed++;
-		log_event(&srv->log, SS_LOG_ERROR, "end",
-		          LOG_FIELDS(FSTR("remote", req->remote), FINT("pid", req->pid),
-		                     FINT("signal", sig), FMS("duration_ms", ms)),
+		f[n++] = (struct field)FINT("signal", sig);
+		f[n++] = (struct field)FMS("duration_ms", ms);
+		log_event(&srv->log, SS_LOG_ERROR, "end", f, n,
 		          "%s: end, handler pid %d killed by signal %d (%s) after %.1f ms", req->remote,
 		          (int)req->pid, sig, strsignal(sig), ms);
 	}
@@ -181,10 +203,14 @@ void request_failed(struct ss_server *srv, struct request *req, int error)
 	if (req->prev != NULL)
 		request_untrack(srv, req);
 	srv->failed++;
+	struct field f[3];
+	size_t n = client_fields(req, f);
+
+	f[n++] = (struct field)FSTR("error", strerror(error));
 	if (log_allowed(&srv->log, SS_LOG_ERROR, LOG_SPAWN_FAILED))
-		log_event(&srv->log, SS_LOG_ERROR, "spawn_failed",
-		          LOG_FIELDS(FSTR("remote", req->remote), FSTR("error", strerror(error))),
-		          "%s: cannot run handler %s: %s", req->remote, srv->plan.path, strerror(error));
+		log_event(&srv->log, SS_LOG_ERROR, "spawn_failed", f, n,
+		          "%s: cannot run handler %s: %s", req->remote,
+		          srv->plan.script != NULL ? srv->plan.script : srv->plan.path, strerror(error));
 	slot_release(srv, req);
 }
 
@@ -272,9 +298,12 @@ static void time_out(struct ss_server *srv, struct request *r, int64_t now)
 	r->term_us = now;
 	srv->timed_out++;
 	pid_t pid = srv->mode->signal(srv, r, SIGTERM);
-	log_event(&srv->log, SS_LOG_ERROR, "timeout",
-	          LOG_FIELDS(FSTR("remote", r->remote), FINT("pid", pid),
-	                     FMS("timeout_ms", (double)srv->cfg.timeout_ms)),
+	struct field f[4];
+	size_t n = client_fields(r, f);
+
+	f[n++] = (struct field)FINT("pid", pid);
+	f[n++] = (struct field)FMS("timeout_ms", (double)srv->cfg.timeout_ms);
+	log_event(&srv->log, SS_LOG_ERROR, "timeout", f, n,
 	          "%s: timed out after %.3g s, handler pid %d: sent SIGTERM", r->remote,
 	          (double)srv->cfg.timeout_ms / 1000.0, (int)pid);
 }

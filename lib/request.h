@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Requests: a fixed table of slots sized from the concurrency limit, set up
  * on first use, so the steady state does not allocate; the in-progress list
@@ -25,6 +26,8 @@ struct request {
 	struct sockaddr_storage peer;
 	socklen_t peer_len;
 	char remote[ADDR_TEXT_MAX]; /* the client, for logs */
+	long peer_pid, peer_uid;    /* a unix peer's credentials; peer_pid 0: none */
+	int64_t spawn_us;           /* how long starting the handler took */
 	struct ip_key ip;           /* the client's IP, when counted for --max-per-ip */
 	bool ip_counted;
 	struct sockaddr_storage local; /* the address the client reached, when known */

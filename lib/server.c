@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The server: checks the config, builds the three axes, binds, and runs the
  * event loop.  Each loop turn first acts on every deadline that is due and
@@ -348,7 +349,7 @@ static void stop_now(struct ss_server *srv, const char *why)
 
 static void print_status(struct ss_server *srv)
 {
-	log_event(&srv->log, SS_LOG_ERROR, "status",
+	log_event(&srv->log, SS_LOG_ALWAYS, "status",
 	          LOG_FIELDS(FINT("in_progress", srv->active_count), FINT("handled", (long long)srv->handled),
 	                     FINT("failed", (long long)srv->failed), FINT("rejected", (long long)srv->rejected),
 	                     FINT("timed_out", (long long)srv->timed_out), FINT("dropped", (long long)srv->dropped)),
@@ -503,4 +504,13 @@ void ss_server_free(struct ss_server *srv)
 	notify_close(&srv->notify);
 	log_close(&srv->log);
 	free(srv);
+}
+
+void ss_report(const struct ss_config *cfg, const struct ss_error *err)
+{
+	struct logger log;
+
+	log_init(&log, SS_LOG_ERROR, cfg->log_format);
+	log_msg(&log, SS_LOG_ERROR, err->kind == SS_ERR_USAGE ? "usage_error" : "startup_error", "%s", err->msg);
+	log_close(&log);
 }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The state of one server, which the axes and the request table read.  No
  * function of server.c is declared here: the layers below never call up.

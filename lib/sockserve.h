@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * sockserve: the server library's public face.
  *
@@ -26,6 +27,7 @@ enum ss_log_format { SS_LOG_TEXT, SS_LOG_JSON };
 
 /* Log levels: what -q, the default and -v select. */
 enum ss_log_level {
+	SS_LOG_ALWAYS = -2, /* written whatever the level: the SIGUSR1 status */
 	SS_LOG_QUIET = -1, /* nothing after start-up */
 	SS_LOG_ERROR = 0,  /* failures, timeouts, drops (the default) */
 	SS_LOG_INFO = 1,   /* -v: listening address, each request */
@@ -112,5 +114,10 @@ const char *ss_server_address(const struct ss_server *srv);
 int ss_server_run(struct ss_server *srv, struct ss_error *err);
 
 void ss_server_free(struct ss_server *srv);
+
+/* Write an error as one log line on stderr, in cfg's log format:
+ * "sockserve: MESSAGE", or a JSON object with ts, level and event
+ * ("usage_error" or "startup_error"). */
+void ss_report(const struct ss_config *cfg, const struct ss_error *err);
 
 #endif

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The only code that starts processes.  COMMAND is resolved once at start-up
  * (PATH search, executable check); each request then costs one
@@ -72,14 +73,36 @@ static char *search_path(const char *name, int *error)
 	return NULL;
 }
 
+/* A file that execve(2) would refuse with ENOEXEC: neither "#!" nor ELF.
+ * execvp(3) runs such a file with /bin/sh, and so does sockserve (the
+ * decision is made once, here, instead of on every request). */
+static bool needs_shell(const char *path)
+{
+	char head[4] = { 0 };
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return false; /* execute-only: let exec decide */
+	ssize_t n = read(fd, head, sizeof(head));
+	close(fd);
+	if (n < 2)
+		return n >= 0; /* an empty file is an empty script */
+	return memcmp(head, "#!", 2) != 0 && !(n == 4 && memcmp(head, "\177ELF", 4) == 0);
+}
+
 static int build_argv(struct spawn_plan *plan, const struct ss_config *cfg)
 {
-	size_t n = 0;
+	size_t n = 0, extra = 0;
 
 	while (cfg->argv[n] != NULL)
 		n++;
-	/* --shell: sh -c COMMAND [ARG...], the ARGs becoming $0, $1, ... */
-	size_t extra = cfg->shell ? 2 : 0;
+	/* --shell: sh -c COMMAND [ARG...], the ARGs becoming $0, $1, ...;
+	 * a script without "#!": sh SCRIPT [ARG...], as execvp(3) does */
+	bool script = !cfg->shell && needs_shell(plan->path);
+	if (cfg->shell)
+		extra = 2;
+	else if (script)
+		extra = 1;
 	plan->argv = reallocarray(NULL, n + extra + 1, sizeof(char *));
 	if (plan->argv == NULL)
 		return -1;
@@ -89,6 +112,15 @@ static int build_argv(struct spawn_plan *plan, const struct ss_config *cfg)
 	}
 	for (size_t i = 0; i <= n; i++)
 		plan->argv[extra + i] = cfg->argv[i];
+	if (script) {
+		char *sh = strdup(SHELL_PATH);
+		if (sh == NULL)
+			return -1;
+		plan->argv[0] = "sh";
+		plan->argv[1] = plan->path; /* the script, as found in PATH */
+		plan->path = sh;
+		plan->script = plan->argv[1];
+	}
 	return 0;
 }
 
@@ -189,6 +221,7 @@ int spawn_plan_init(struct spawn_plan *plan, const struct ss_config *cfg, struct
 
 void spawn_plan_free(struct spawn_plan *plan)
 {
+	free(plan->script);
 	if (plan->null_fd > 0)
 		close(plan->null_fd);
 	free(plan->path);

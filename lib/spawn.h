@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Spawning the handler (a leaf, and the only fork/exec code): COMMAND is
  * resolved once, then each request costs one clone and a few system calls.
@@ -13,6 +14,7 @@
 
 struct spawn_plan {
 	char *path;         /* resolved once at start-up */
+	char *script;       /* a script without "#!", run by path (/bin/sh) */
 	char **argv;
 	int ignored[NSIG];  /* the signals exec would leave ignored */
 	int nignored;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The inet and inet6 transports: socket options before bind, the local
  * address after it, per-connection options, each datagram's destination

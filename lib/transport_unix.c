@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The unix transport: paths and abstract names.  A stale socket file (nobody
  * listening) is replaced; a live one, or a file that is not a socket, is an
@@ -92,6 +93,8 @@ static void unix_describe(struct ss_server *srv, struct request *req)
 	bool has_cred = req->fd >= 0 &&
 	                getsockopt(req->fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 && cred.pid > 0;
 
+	req->peer_pid = has_cred ? (long)cred.pid : 0;
+	req->peer_uid = has_cred ? (long)cred.uid : -1;
 	addr_unix_path((const struct sockaddr *)&req->peer, req->peer_len, peer_path, sizeof(peer_path));
 	if (req->peer_len == 0) /* --wait: the socket itself */
 		snprintf(req->remote, sizeof(req->remote), "%s", srv->addr_text);

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: BSD-2-Clause
 # Which clients are served: --max-per-ip in the modes where several requests
 # run at once.  Clients pick their source with ssclient -s: 127.0.0.2 is as
 # much loopback as 127.0.0.1.
@@ -35,8 +36,7 @@ per_ip_limit() {
 	wait_until 10 test "$(grep -c 'end, handler' "$SERVER_ERR")" -ge 2
 	run client -s 127.0.0.1 "$ADDR" </dev/null
 	assert_output "$(printf 'in\nout')"
-	kill -USR1 "$SERVER_PID"
-	wait_until 10 log_has 'status: 1 in progress, 3 handled, 0 failed, 1 rejected'
+	wait_until 10 status_shows 'status: 1 in progress, 3 handled, 0 failed, 1 rejected'
 	kill "${HOLDERS[1]}"
 }
 
@@ -58,8 +58,7 @@ per_ip_limit() {
 	wait_until 10 has_lines held 1
 	run client "$ADDR" </dev/null
 	assert_output ""
-	kill -USR1 "$SERVER_PID"
-	wait_until 10 log_has 'status: 1 in progress, 0 handled, 0 failed, 1 rejected'
+	wait_until 10 status_shows 'status: 1 in progress, 0 handled, 0 failed, 1 rejected'
 	run grep -c rejected: "$SERVER_ERR"
 	assert_output 0
 	kill "$HOLDER"
@@ -142,8 +141,7 @@ HELLO='echo "hello $TCPREMOTEIP"'
 	refused 127.0.0.3
 	wait_until 10 log_has '^sockserve: 127\.0\.0\.1:[0-9]+: rejected: matches no --allow rule$'
 	assert_equal "$(grep -c ': start, handler' "$SERVER_ERR")" 2
-	kill -USR1 "$SERVER_PID"
-	wait_until 10 log_has 'status: 0 in progress, 2 handled, 0 failed, 2 rejected'
+	wait_until 10 status_shows 'status: 0 in progress, 2 handled, 0 failed, 2 rejected'
 }
 
 @test "--deny wins over --allow, whatever their order" {
@@ -227,8 +225,7 @@ HELLO='echo "hello $TCPREMOTEIP"'
 	run "$CLIENT" -t dgram -s 127.0.0.1 "$ADDR" <<<"yes"
 	assert_output "yes"
 	assert_equal "$(grep -c ': start, handler' "$SERVER_ERR")" 1
-	kill -USR1 "$SERVER_PID"
-	wait_until 10 log_has '1 handled, 0 failed, 1 rejected'
+	wait_until 10 status_shows '1 handled, 0 failed, 1 rejected'
 }
 
 @test "--allow and --deny in JSON: the reason and the rule" {

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: BSD-2-Clause
 # The command line: help, version, usage errors (exit 64) and start-up
 # failures (exit 1), each with a clear one-line message.
 
@@ -104,7 +105,8 @@ load test_helper/common
 }
 
 @test "an unknown host or service is a start-up failure (exit 1)" {
-	run "$SOCKSERVE" no-such-host.invalid:80 cat
+	# no lookup leaves the machine: the resolver is pointed at loopback
+	run offline "$SOCKSERVE" no-such-host.invalid:80 cat
 	assert_failure 1
 	assert_output --regexp "^sockserve: cannot resolve no-such-host.invalid:80: "
 	run "$SOCKSERVE" 127.0.0.1:no-such-service cat
@@ -170,4 +172,71 @@ load test_helper/common
 	kill -TERM "$SERVER_PID"
 	reap "$SERVER_PID"
 	assert_equal "$EXIT_STATUS" 0
+}
+
+@test "-h is --help: the option table, then the ADDRESS forms, examples and the man page" {
+	run --separate-stderr "$SOCKSERVE" -h
+	assert_success
+	assert_output --partial "--max-children"
+	assert_output --partial "ADDRESS is one of:"
+	assert_output --partial "fd:N, systemd[:NAME]"
+	assert_output --partial "sockserve --print-address 127.0.0.1:0 -- cat"
+	assert_line "See sockserve(1) for everything: man sockserve."
+	local help=$output
+	run "$SOCKSERVE" --help
+	assert_equal "$output" "$help"
+	run "$SOCKSERVE" '-?'
+	assert_equal "$output" "$help"
+}
+
+@test "an option after ADDRESS: the error says where options go" {
+	run "$SOCKSERVE" 127.0.0.1:0 -v -- cat
+	assert_failure 1
+	assert_line --index 0 "sockserve: cannot run '-v': command not found"
+	assert_line --index 1 "sockserve: hint: '-v' came after ADDRESS, so it is taken as COMMAND; options go before ADDRESS: sockserve [OPTION...] ADDRESS [--] COMMAND"
+}
+
+@test "tcpserver's HOST PORT as two words: the error says HOST:PORT" {
+	run "$SOCKSERVE" 127.0.0.1 8080 cat
+	assert_failure 1
+	assert_line --index 0 --partial "sockserve: cannot resolve 127.0.0.1: "
+	assert_line --index 1 "sockserve: hint: HOST and PORT are one word: sockserve 127.0.0.1:8080 -- COMMAND"
+}
+
+@test "a script without #! runs with /bin/sh, as execvp(3) would; its arguments follow" {
+	printf 'echo "no #!: $0 $1"\n' >noshebang
+	chmod +x noshebang
+	start_server 127.0.0.1:0 -- ./noshebang first
+	run client "$ADDR" </dev/null
+	assert_output "no #!: ./noshebang first"
+	# in PATH too, and an empty file is an empty script
+	: >empty
+	chmod +x empty
+	PATH=$PWD:$PATH start_server 127.0.0.1:0 -- empty
+	run client "$ADDR" </dev/null
+	assert_success
+	assert_output ""
+}
+
+@test "an option that does not apply to the socket's family or type is a usage error naming both" {
+	local args expect
+	while IFS='|' read -r args expect; do
+		eval "run \"\$SOCKSERVE\" $args -- cat"
+		assert_failure 64
+		assert_line --index 0 "sockserve: $expect"
+	done <<'EOF_CASES'
+--nodelay -t dgram 127.0.0.1:0|--nodelay applies to TCP sockets, not to 127.0.0.1:0 (inet dgram)
+--nodelay ./s.sock|--nodelay applies to TCP sockets, not to ./s.sock (unix stream)
+--max-packet 100 127.0.0.1:0|--max-packet applies to datagram sockets (--type=dgram) without --wait, not to 127.0.0.1:0 (inet stream)
+--empty-reply ./s.sock|--empty-reply applies to datagram sockets (--type=dgram), not to ./s.sock (unix stream)
+-b 5 -t dgram 127.0.0.1:0|--backlog applies to stream and seqpacket sockets, not to 127.0.0.1:0 (inet dgram)
+--v6only 127.0.0.1:0|--v6only applies to inet6 sockets, not to 127.0.0.1:0 (inet stream)
+EOF_CASES
+}
+
+@test "popt aliases in ~/.popt are honoured" {
+	mkdir home
+	echo 'sockserve alias --dev -v -m sync' >home/.popt
+	HOME=$PWD/home start_server --dev 127.0.0.1:0 -- true
+	wait_until 10 log_has 'listening on 127\.0\.0\.1:[0-9]+ \(stream, sync mode, up to 1 at once\)'
 }

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: BSD-2-Clause
 # Datagram mode in the mode given by SS_MODE: one packet in, one reply out,
 # for UDP and unix datagram sockets.
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: BSD-2-Clause
 # sockserve where servers live: sockets handed in by the real
 # systemd-socket-activate, fd:N as inetd passes it, sd_notify to a real notify
 # socket, inetd's wait mode with the real in.tftpd and tftp, and real

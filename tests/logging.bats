@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: BSD-2-Clause
 # Logging: one line per event on stderr, text or JSON, whole lines even when
 # many requests end at once.
 
@@ -74,8 +75,7 @@ print("ok")
 	start_server -v --log-format=json 127.0.0.1:0 -- sh -c 'exit 3'
 	client "$ADDR" </dev/null
 	wait_until 10 log_has '"event":"end"'
-	kill -USR1 "$SERVER_PID"
-	wait_until 10 log_has '"event":"status"'
+	wait_until 10 status_shows '"event":"status"'
 	run python3 -c '
 import datetime, json, re, sys
 levels = {}
@@ -90,7 +90,7 @@ print(" ".join("%s=%s" % kv for kv in sorted(levels.items())))
 ' "$SERVER_ERR"
 	assert_success
 	# an exit status other than 0 is an error; the rest here is -v detail
-	assert_output "end=error listening=info start=info status=error"
+	assert_output "end=error listening=info start=info status=info"
 }
 
 @test "--log-format=json: a killed handler has a signal key" {
@@ -112,4 +112,61 @@ print(" ".join("%s=%s" % kv for kv in sorted(levels.items())))
 	run json_events "$SERVER_ERR"
 	assert_success
 	assert_equal "$(grep -c '"event":"start"' "$SERVER_ERR")" 40
+}
+
+@test "--log-format=json: start-up and usage errors are JSON lines too" {
+	run --separate-stderr "$SOCKSERVE" --log-format=json -c 0 127.0.0.1:0 cat
+	assert_failure 64
+	run python3 -c '
+import json, sys
+o = json.loads(sys.argv[1])
+print(o["level"], o["event"], o["message"])' "$stderr"
+	assert_output "error usage_error --max-children: 0 is too small (1 to 10000)"
+	run --separate-stderr "$SOCKSERVE" --log-format=json 127.0.0.1:0 no-such-command-xyz
+	assert_failure 1
+	run python3 -c '
+import json, sys
+lines = sys.argv[1].splitlines()
+assert len(lines) == 1, lines
+o = json.loads(lines[0])
+print(o["level"], o["event"], o["message"])' "$stderr"
+	assert_output "error startup_error cannot run 'no-such-command-xyz': command not found"
+}
+
+@test "-vv logs debug detail: each request taken, and how long its spawn took" {
+	start_server -vv 127.0.0.1:0 -- echo hi
+	run client "$ADDR" </dev/null
+	wait_until 10 log_has ': end, handler pid'
+	log_has '^sockserve: 127\.0\.0\.1:[0-9]+: taken \(0 of 40 in progress\)$'
+	log_has '^sockserve: 127\.0\.0\.1:[0-9]+: handler pid [0-9]+ started in [0-9]+ us$'
+	# not at -v
+	start_server -v 127.0.0.1:0 -- echo hi
+	: >"$SERVER_ERR"
+	run client "$ADDR" </dev/null
+	wait_until 10 log_has ': end, handler pid'
+	run log_has 'taken|started in'
+	assert_failure
+}
+
+@test "SIGUSR1 answers even under -q" {
+	start_server -q 127.0.0.1:0 -- sh -c 'exit 3'
+	run client "$ADDR" </dev/null
+	wait_until 10 status_shows '^sockserve: status: 0 in progress, 0 handled, 1 failed'
+	# and nothing else was written under -q
+	run grep -cv '^sockserve: status: ' "$SERVER_ERR"
+	assert_output 0
+}
+
+@test "--log-format=json: a unix peer is peer_pid and peer_uid, as numbers" {
+	start_server -v --log-format=json ./peer.sock -- echo hi
+	run client ./peer.sock </dev/null
+	wait_until 10 log_has '"event":"end"'
+	run python3 -c '
+import json, sys
+for l in open(sys.argv[1]):
+    o = json.loads(l)
+    if o["event"] in ("start", "end"):
+        assert "remote" not in o and isinstance(o["peer_pid"], int) and o["peer_uid"] == int(sys.argv[2]), o
+        print(o["event"])' "$SERVER_ERR" "$(id -u)"
+	assert_output $'start\nend'
 }

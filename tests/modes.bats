@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: BSD-2-Clause
 # Concurrency: the -c limit and sync mode counted from inside the handlers,
 # reaping, and a server that survives bad handlers and bad clients.
 
@@ -118,8 +119,7 @@ unrunnable() {
 	chmod +x h.sh
 	run client "$ADDR" </dev/null
 	assert_output "again"
-	kill -USR1 "$SERVER_PID"
-	wait_until 10 log_has 'status: 0 in progress, 2 handled, 1 failed'
+	wait_until 10 status_shows 'status: 0 in progress, 2 handled, 1 failed'
 }
 
 @test "fork: a handler that cannot be run at request time is reported; serving goes on" {

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: BSD-2-Clause
 # --user/--group (the tests that change ids need root, as CI has),
 # --socket-mode and --pidfile.
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: BSD-2-Clause
 # Running out of descriptors: sockserve started with a low `ulimit -n` pauses
 # instead of spinning, loses no request, and serves everything once
 # descriptors free up.
@@ -52,8 +53,7 @@ datagrams_wait() {
 	for i in $(seq 10); do assert_equal "$(cat "reply.$i")" "packet $i"; done
 	# logged once, not once per retry
 	assert_equal "$(grep -c 'cannot take a request' "$SERVER_ERR")" 1
-	kill -USR1 "$SERVER_PID"
-	wait_until 10 log_has 'status: 0 in progress, 10 handled, 0 failed, 0 rejected, 0 timed out, 0 dropped'
+	wait_until 10 status_shows 'status: 0 in progress, 10 handled, 0 failed, 0 rejected, 0 timed out, 0 dropped'
 }
 
 @test "fork: out of descriptors, datagrams wait in the queue; none is lost; no spinning" {
@@ -76,6 +76,5 @@ datagrams_wait() {
 	for i in "${pids[@]}"; do wait "$i"; done
 	for i in $(seq 20); do assert_equal "$(cat "reply.$i")" "served"; done
 	log_has 'cannot take a request: Too many open files'
-	kill -USR1 "$SERVER_PID"
-	wait_until 10 log_has 'status: 0 in progress, 20 handled, 0 failed'
+	wait_until 10 status_shows 'status: 0 in progress, 20 handled, 0 failed'
 }

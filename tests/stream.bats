@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: BSD-2-Clause
 # Stream serving in the mode given by SS_MODE: every address form, the socket
 # handed to the handler, the handler's environment and process state.
 

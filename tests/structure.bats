@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: BSD-2-Clause
 # The library's shape: no file of lib/ calls back up into a file that calls
 # it (checked on the objects of the build under test), and the library never
 # writes to stdout.

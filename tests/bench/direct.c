@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * direct: the throughput baseline.  Listens on 127.0.0.1 (port 0), prints
  * the address, accepts one connection and execs the handler straight onto

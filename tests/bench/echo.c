@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The benchmark's echo handler: copies stdin to stdout until end of file. */
 #include <errno.h>
 #include <unistd.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * load: the benchmark's load generator.  Every mode is bounded in count and
  * in time, and talks only to the address it is given (loopback or a unix

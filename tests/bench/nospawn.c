@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * nospawn: the network floor.  Serves 127.0.0.1:PORT forever, answering each
  * connection with "ok\n" itself and closing it: what a connection costs with

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The benchmark's minimal handler: answers "ok" and exits, without reading. */
 #include <unistd.h>
 

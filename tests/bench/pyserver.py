@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """The Python socketserver peer for the benchmark.
 
     pyserver.py fork|thread tcp|unix|udp ADDRESS HANDLER

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The benchmark's datagram handler: reads the request, answers "ok".  Under
  * sockserve, socat and the Python servers the request is on stdin and the

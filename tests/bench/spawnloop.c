@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * spawnloop: the ceiling every server of this kind is measured against.
  * WORKERS threads each posix_spawn the handler with stdout on /dev/null and

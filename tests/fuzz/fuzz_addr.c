@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Fuzz target: ADDRESS forms.  The fuzzer's bytes are an ADDRESS and a
  * --family/--type choice, run through the real config check and address

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Fuzz target: --allow/--deny CIDRs.  The bytes are a rule's text and a
  * client address (16 bytes, or 4 for IPv4); the real parser and matcher

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Fuzz target: JSON escaping of log fields (lib/log.c, log_json_string).
  * The output must be one valid JSON string that decodes back to the input

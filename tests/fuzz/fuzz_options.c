@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Fuzz target: the command line.  The bytes, split at NUL bytes, are an argv
  * that goes through the real popt tables and conversions (cli/options.c) and

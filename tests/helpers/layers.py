@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """layers.py OBJDIR SRCDIR: the call graph between lib/'s files, from the symbols each
 object file defines and uses (nm); prints the layers from the top down and
 exits 1 if any files call each other in a cycle."""

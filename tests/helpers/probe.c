@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * probe: a handler that reports what it inherited, one "key: value" line
  * each, on stdout (the connection).  Used to check descriptor hygiene,

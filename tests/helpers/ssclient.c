@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * ssclient: the test suite's client.  Connects to ADDRESS (HOST:PORT,
  * [V6]:PORT, /path or @name), sends its stdin, half-closes, and copies the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # Shared by every suite: load bats-support/bats-assert, start servers on port 0
 # with --print-address, wait for real events with a time limit, and kill what
 # a test started, by pid, in teardown.
@@ -113,6 +114,13 @@ log_has() {
 	grep -qE -- "$1" "$SERVER_ERR"
 }
 
+# status_shows PATTERN: ask SERVER_PID for its status (SIGUSR1) and check the
+# log for PATTERN; for wait_until, which asks again until the counts are
+# there (a client may have its reply before its handler has been reaped).
+status_shows() {
+	kill -USR1 "$SERVER_PID" && log_has "$1"
+}
+
 # The handler processes that sockserve SERVER_PID has now.
 children_of() {
 	ps -o pid= --ppid "$1" 2>/dev/null | tr -d ' '
@@ -150,4 +158,16 @@ reap() {
 # (zombies wait for init to reap them).
 no_live_process_in_group() {
 	! ps -o stat= -g "$1" 2>/dev/null | grep -qv '^Z'
+}
+
+# offline COMMAND...: run COMMAND where name lookups cannot leave the machine:
+# in a mount namespace of its own whose /etc/resolv.conf names 127.0.0.1,
+# where nothing answers (so a lookup fails at once, on loopback).
+offline() {
+	local conf=$BATS_TEST_TMPDIR/resolv.offline
+	echo "nameserver 127.0.0.1" >"$conf"
+	local as_root=()
+	[ "$(id -u)" -eq 0 ] || as_root=(--map-root-user)
+	unshare "${as_root[@]}" --mount --propagation private \
+		sh -c 'mount --bind "$1" /etc/resolv.conf && shift && exec "$@"' sh "$conf" "$@"
 }
