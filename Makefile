@@ -9,13 +9,19 @@ MANDIR ?= $(PREFIX)/share/man
 BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 DESTDIR ?=
 
+# The version's one place is the file VERSION.
+VERSION := $(shell cat VERSION)
+
 CC ?= cc
 CFLAGS ?= -O2 -g
+# CPPFLAGS and LDFLAGS from the environment are honoured (a Debian build's
+# dpkg-buildflags add fortify, PIE, relro and now through them).
+CPPFLAGS ?=
 PKG_CONFIG ?= pkg-config
 WARNINGS = -Wall -Wextra -Wshadow -Wformat=2 -Wmissing-prototypes -Wstrict-prototypes \
            -Wpointer-arith -Wundef
 DEPFLAGS = -MMD -MP
-ALL_CFLAGS = -std=gnu11 -D_GNU_SOURCE -pthread $(WARNINGS) $(CFLAGS) \
+ALL_CFLAGS = -std=gnu11 -D_GNU_SOURCE -pthread -DSS_VERSION='"$(VERSION)"' $(WARNINGS) $(CPPFLAGS) $(CFLAGS) \
              $(shell $(PKG_CONFIG) --cflags popt libbsd 2>/dev/null)
 LIBS = $(shell $(PKG_CONFIG) --libs popt libbsd 2>/dev/null) -pthread
 
@@ -64,13 +70,16 @@ endif
 DEMO_PORT ?= 8080
 
 .PHONY: all static deps-build deps-test run test check install uninstall clean helpers bench bench-tools \
-	fuzz fuzz-build soak
+	fuzz fuzz-build soak dist
 
 all: $(PROGRAM)
 
 $(OUT)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -c $< -o $@
+
+# what prints the version is rebuilt when it changes
+$(OUT)/cli/options.o: VERSION
 
 $(OUT)/libsockserve.a: $(LIB_OBJ)
 	$(AR) rcs $@ $^
@@ -110,7 +119,7 @@ bench:
 FUZZ_SECONDS ?= 30
 FUZZ_TARGETS = addr cidr json options
 FUZZ_CC ?= clang
-FUZZ_FLAGS = -std=gnu11 -D_GNU_SOURCE -pthread -g -O1 -fno-omit-frame-pointer \
+FUZZ_FLAGS = -std=gnu11 -D_GNU_SOURCE -pthread -DSS_VERSION='"$(VERSION)"' -g -O1 -fno-omit-frame-pointer \
              -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
              $(shell $(PKG_CONFIG) --cflags popt libbsd 2>/dev/null)
 # the address target never asks a resolver about the names it makes up
@@ -163,10 +172,13 @@ check: deps-test
 		tests/run sockserve build/asan/sockserve@fork,thread build/tsan/sockserve@thread \
 		build/static/sockserve@fork
 
+# Never installs packages: only what make built (and the docs).
 install: sockserve
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(BASHCOMPDIR)
 	install -m 755 sockserve $(DESTDIR)$(BINDIR)/sockserve
-	install -m 644 man/sockserve.1 $(DESTDIR)$(MANDIR)/man1/sockserve.1
+	sed 's/"sockserve" "User Commands"/"sockserve $(VERSION)" "User Commands"/' man/sockserve.1 \
+		>$(DESTDIR)$(MANDIR)/man1/sockserve.1
+	chmod 644 $(DESTDIR)$(MANDIR)/man1/sockserve.1
 	install -m 644 completions/sockserve.bash $(DESTDIR)$(BASHCOMPDIR)/sockserve
 
 uninstall:
@@ -179,6 +191,13 @@ uninstall:
 static:
 	@mkdir -p build
 	@$(MAKE) --no-print-directory all STATIC=1 >build/static.log 2>&1 || { cat build/static.log; exit 1; }
+
+# A source tarball of what git tracks, that builds on its own.
+DIST = sockserve-$(VERSION)
+dist:
+	@mkdir -p build
+	git archive --format=tar.gz --prefix=$(DIST)/ -o build/$(DIST).tar.gz HEAD
+	@echo "build/$(DIST).tar.gz"
 
 clean:
 	rm -rf build sockserve

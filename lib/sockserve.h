@@ -18,7 +18,10 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define SS_VERSION "0.1.0"
+/* From the VERSION file, through the Makefile: the version's one place. */
+#ifndef SS_VERSION
+#error "SS_VERSION is not defined: build with make, which reads it from VERSION"
+#endif
 
 /* SS_MODE_DEFAULT: fork, or sync with --wait. */
 enum ss_mode { SS_MODE_DEFAULT = -1, SS_MODE_SYNC, SS_MODE_FORK, SS_MODE_THREAD };

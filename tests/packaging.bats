@@ -1,0 +1,74 @@
+#!/usr/bin/env bats
+# SPDX-License-Identifier: BSD-2-Clause
+# Packaging: the version in one place, a hardened build from Debian's flags,
+# a source tarball that builds, make install that installs only, a man page
+# that lints clean.  Checked once, with the normal build.
+
+load test_helper/common
+
+setup() {
+	STARTED_PIDS=()
+	SERVER_ERR=$BATS_TEST_TMPDIR/server.err
+	: >"$SERVER_ERR"
+	[ "$SOCKSERVE" = "$TOP/sockserve" ] || skip "packaging is checked once, with the normal build"
+	cd "$BATS_TEST_TMPDIR" || return 1
+}
+
+@test "the version is in one place, VERSION; --version and the installed man page say it" {
+	local version
+	version=$(cat "$TOP/VERSION")
+	run "$SOCKSERVE" --version
+	assert_output "sockserve $version"
+	run git -C "$TOP" grep -lF "$version" -- ':!VERSION' ':!docs' ':!README.md'
+	assert_output ""
+	make -s -C "$TOP" install DESTDIR="$PWD/root" PREFIX=/usr >/dev/null
+	run grep '^\.TH' root/usr/share/man/man1/sockserve.1
+	assert_output --partial "\"sockserve $version\""
+}
+
+@test "make install installs what make built, and never calls apt-get" {
+	mkdir bin
+	printf '#!/bin/sh\necho "apt-get was called" >>"%s/called"\nexit 1\n' "$PWD" >bin/apt-get
+	chmod +x bin/apt-get
+	PATH=$PWD/bin:$PATH run make -s -C "$TOP" install DESTDIR="$PWD/root" PREFIX=/usr
+	assert_success
+	[ ! -e called ]
+	[ -x root/usr/bin/sockserve ]
+	[ -f root/usr/share/man/man1/sockserve.1 ]
+	[ -f root/usr/share/bash-completion/completions/sockserve ]
+}
+
+@test "a build with dpkg-buildflags (hardening=+all) is hardened: fortify, PIE, relro, now" {
+	command -v hardening-check >/dev/null || skip "no hardening-check (devscripts)"
+	(
+		export DEB_BUILD_MAINT_OPTIONS=hardening=+all
+		eval "$(dpkg-buildflags --export=sh)"
+		make -s -C "$TOP" OUT="$PWD/out" PROGRAM="$PWD/out/sockserve" all
+	) >build.log 2>&1 || { cat build.log; return 1; }
+	run hardening-check --nocfprotection out/sockserve
+	assert_success
+	assert_line --partial "Fortify Source functions: yes"
+	assert_line --partial "Position Independent Executable: yes"
+	assert_line --partial "Read-only relocations: yes"
+	assert_line --partial "Immediate binding: yes"
+}
+
+@test "make dist: a tarball of the tracked files that builds on its own" {
+	local version
+	version=$(cat "$TOP/VERSION")
+	git -C "$TOP" diff --quiet HEAD -- || skip "uncommitted changes: make dist packs HEAD"
+	run make -s -C "$TOP" dist
+	assert_success
+	tar -xzf "$TOP/build/sockserve-$version.tar.gz"
+	make -s -C "sockserve-$version" sockserve >build.log 2>&1 || { cat build.log; return 1; }
+	run "sockserve-$version/sockserve" --version
+	assert_output "sockserve $version"
+	[ -f "sockserve-$version/LICENSE" ]
+}
+
+@test "the man page lints clean (mandoc -Tlint)" {
+	command -v mandoc >/dev/null || skip "no mandoc"
+	run mandoc -Tlint "$TOP/man/sockserve.1"
+	assert_success
+	assert_output ""
+}
