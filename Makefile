@@ -7,6 +7,8 @@ PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 MANDIR ?= $(PREFIX)/share/man
 BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR ?= $(PREFIX)/share/zsh/vendor-completions
+FISHCOMPDIR ?= $(PREFIX)/share/fish/vendor_completions.d
 DESTDIR ?=
 
 # The version's one place is the file VERSION.
@@ -70,7 +72,7 @@ endif
 DEMO_PORT ?= 8080
 
 .PHONY: all static deps-build deps-test run test check install uninstall clean helpers bench bench-tools \
-	fuzz fuzz-build soak dist
+	fuzz fuzz-build soak dist completions
 
 all: $(PROGRAM)
 
@@ -174,16 +176,20 @@ check: deps-test
 
 # Never installs packages: only what make built (and the docs).
 install: sockserve
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(BASHCOMPDIR)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(BASHCOMPDIR) \
+		$(DESTDIR)$(ZSHCOMPDIR) $(DESTDIR)$(FISHCOMPDIR)
 	install -m 755 sockserve $(DESTDIR)$(BINDIR)/sockserve
 	sed 's/"sockserve" "User Commands"/"sockserve $(VERSION)" "User Commands"/' man/sockserve.1 \
 		>$(DESTDIR)$(MANDIR)/man1/sockserve.1
 	chmod 644 $(DESTDIR)$(MANDIR)/man1/sockserve.1
 	install -m 644 completions/sockserve.bash $(DESTDIR)$(BASHCOMPDIR)/sockserve
+	install -m 644 completions/_sockserve $(DESTDIR)$(ZSHCOMPDIR)/_sockserve
+	install -m 644 completions/sockserve.fish $(DESTDIR)$(FISHCOMPDIR)/sockserve.fish
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/sockserve $(DESTDIR)$(MANDIR)/man1/sockserve.1 \
-	      $(DESTDIR)$(BASHCOMPDIR)/sockserve
+	      $(DESTDIR)$(BASHCOMPDIR)/sockserve $(DESTDIR)$(ZSHCOMPDIR)/_sockserve \
+	      $(DESTDIR)$(FISHCOMPDIR)/sockserve.fish
 
 # The static build, quietly: the linker's warnings about NSS lookups in a
 # static program are the caveat the comment above describes; the log is
@@ -191,6 +197,10 @@ uninstall:
 static:
 	@mkdir -p build
 	@$(MAKE) --no-print-directory all STATIC=1 >build/static.log 2>&1 || { cat build/static.log; exit 1; }
+
+# The bash, zsh and fish completions, from the option table of --help.
+completions: sockserve
+	cli/completions.py ./sockserve completions
 
 # A source tarball of what git tracks, that builds on its own.
 DIST = sockserve-$(VERSION)
