@@ -72,3 +72,28 @@ setup() {
 	assert_success
 	assert_output ""
 }
+
+@test "dpkg-buildpackage builds a .deb with the binary, the man page and the completions; lintian finds no error" {
+	command -v dpkg-buildpackage >/dev/null && command -v lintian >/dev/null || skip "no dpkg-buildpackage or lintian"
+	git -C "$TOP" diff --quiet HEAD -- || skip "uncommitted changes: the package is built from HEAD"
+	local version
+	version=$(cat "$TOP/VERSION")
+	# debian/changelog must name the same version (Debian's tools read it there)
+	run dpkg-parsechangelog -l "$TOP/debian/changelog" -S Version
+	assert_output "$version-1"
+	git -C "$TOP" archive --format=tar --prefix="sockserve-$version/" HEAD | tar -x
+	(cd "sockserve-$version" && dpkg-buildpackage -us -uc -b) >build.log 2>&1 || { tail -n 30 build.log; return 1; }
+	local deb=sockserve_${version}-1_$(dpkg --print-architecture).deb
+	run dpkg -c "$deb"
+	assert_line --regexp ' \./usr/bin/sockserve$'
+	assert_line --regexp ' \./usr/share/man/man1/sockserve\.1\.gz$'
+	assert_line --regexp ' \./usr/share/bash-completion/completions/sockserve$'
+	assert_line --regexp ' \./usr/share/zsh/vendor-completions/_sockserve$'
+	assert_line --regexp ' \./usr/share/fish/vendor_completions\.d/sockserve\.fish$'
+	run lintian --no-tag-display-limit "$deb"
+	refute_line --regexp '^E: '
+	# and what it installs runs
+	dpkg -x "$deb" root
+	run root/usr/bin/sockserve --version
+	assert_output "sockserve $version"
+}
