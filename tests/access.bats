@@ -33,7 +33,7 @@ per_ip_limit() {
 	kill "${HOLDERS[0]}"
 	wait_until 10 log_has 'end, handler pid [0-9]+ exit 0'
 	# the freed place is counted back: 127.0.0.1 has one in progress again
-	wait_until 10 test "$(grep -c 'end, handler' "$SERVER_ERR")" -ge 2
+	wait_until 10 holds -ge 2 log_count 'end, handler'
 	run client -s 127.0.0.1 "$ADDR" </dev/null
 	assert_output "$(printf 'in\nout')"
 	wait_until 10 status_shows 'status: 1 in progress, 3 handled, 0 failed, 1 rejected'

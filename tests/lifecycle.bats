@@ -178,7 +178,7 @@ ignore_hup() {
 	start_server -m "$MODE" 127.0.0.1:0 -- sh -c 'read x; [ "$x" = ok ]'
 	client "$ADDR" <<<"ok" >/dev/null
 	client "$ADDR" <<<"bad" >/dev/null
-	wait_until 10 test "$(children_of "$SERVER_PID" | wc -l)" -eq 0
+	wait_until 10 holds -eq 0 child_count "$SERVER_PID"
 	wait_until 10 status_shows '^sockserve: status: 0 in progress, 1 handled, 1 failed, 0 rejected, 0 timed out, 0 dropped$'
 	run client "$ADDR" <<<"ok"
 	assert_success

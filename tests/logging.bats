@@ -108,7 +108,7 @@ print(" ".join("%s=%s" % kv for kv in sorted(levels.items())))
 		pids+=($!)
 	done
 	for i in "${pids[@]}"; do wait "$i"; done
-	wait_until 10 test "$(grep -c '"event":"end"' "$SERVER_ERR")" -eq 40
+	wait_until 10 holds -eq 40 log_count '"event":"end"'
 	run json_events "$SERVER_ERR"
 	assert_success
 	assert_equal "$(grep -c '"event":"start"' "$SERVER_ERR")" 40

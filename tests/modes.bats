@@ -53,7 +53,7 @@ limit_holds() {
 	local workers
 	workers=$(cat /proc/"$SERVER_PID"/task/*/comm | grep -c '^ss-worker$')
 	[ "$workers" -ge 1 ] && [ "$workers" -le 2 ]
-	wait_until 10 test "$(children_of "$SERVER_PID" | wc -l)" -eq 0
+	wait_until 10 holds -eq 0 child_count "$SERVER_PID"
 	assert_equal "$(zombies_of "$SERVER_PID")" 0
 }
 
@@ -97,7 +97,7 @@ limit_holds() {
 	start_server -m fork 127.0.0.1:0 -- echo hi
 	run client -n 150 "$ADDR" </dev/null
 	assert_output "hi"
-	wait_until 10 test "$(children_of "$SERVER_PID" | wc -l)" -eq 0
+	wait_until 10 holds -eq 0 child_count "$SERVER_PID"
 	assert_equal "$(zombies_of "$SERVER_PID")" 0
 }
 

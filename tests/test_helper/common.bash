@@ -99,6 +99,25 @@ client() {
 	"$CLIENT" -w 10 "$@"
 }
 
+# holds OP N COMMAND...: the number COMMAND prints compares to N with OP (-eq,
+# -ge, ...).  For wait_until, which runs COMMAND afresh at every try (a
+# "$(...)" in wait_until's own arguments would be counted only once).
+holds() {
+	local op=$1 n=$2
+	shift 2
+	[ "$("$@")" "$op" "$n" ]
+}
+
+# log_count PATTERN: how many lines of the server's stderr match PATTERN.
+log_count() {
+	grep -cE -- "$1" "$SERVER_ERR"
+}
+
+# child_count PID: how many processes PID has.
+child_count() {
+	children_of "$1" | wc -l
+}
+
 # lines FILE: how many lines FILE has (0 if missing).
 lines() {
 	if [ -f "$1" ]; then wc -l <"$1"; else echo 0; fi
