@@ -85,6 +85,30 @@ PY
 	assert_output $'address True\nTrue\ndenied True\nexit 0'
 }
 
+@test "fd:N with a unix seqpacket socket: the type is read from the socket, and its path is left" {
+	run python3 - "$SOCKSERVE" "$SERVER_ERR" "$PWD/sp.sock" <<'PY'
+import os, socket, subprocess, sys
+sockserve, err, path = sys.argv[1:]
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+s.bind(path)
+s.listen(8)
+os.dup2(s.fileno(), 6)
+p = subprocess.Popen([sockserve, "--print-address", "-m", "thread", "-c", "2", "fd:6", "--", "tr", "a-z", "A-Z"],
+                     pass_fds=[6], stdout=subprocess.PIPE, stderr=open(err, "a"))
+print(p.stdout.readline().decode().strip() == path)
+for word in (b"one", b"two"):
+    c = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    c.settimeout(10)
+    c.connect(path)
+    c.send(word)
+    c.shutdown(socket.SHUT_WR)
+    print(c.recv(100).decode())
+p.terminate()
+print("exit", p.wait(10), os.path.exists(path))
+PY
+	assert_output $'True\nONE\nTWO\nexit 0 True'
+}
+
 # A small "wait" server: reads the datagrams on fd 0 itself, answers each,
 # and exits once none has come for 0.3 s.
 write_wait_server() {
