@@ -26,7 +26,7 @@ enum { OPT_INET = 1000, OPT_INET6, OPT_UNIX, OPT_VERBOSE, OPT_QUIET, OPT_VERSION
 
 /* What popt fills in; converted and checked by options_parse(). */
 static struct {
-	char *family, *type, *mode, *max_children, *max_per_ip, *backlog, *grace, *stderr_to, *log_format, *max_packet,
+	char *family, *type, *mode, *max_children, *max_per_ip, *rate, *backlog, *grace, *stderr_to, *log_format, *max_packet,
 	     *timeout, *idle_timeout, *max_requests, *user, *group, *socket_mode, *pidfile;
 	char **allow, **deny; /* repeatable: popt collects them */
 	int shell, no_env, nodelay, no_reuse_addr, reuse_port, v6only, print_address, empty_reply, once, wait;
@@ -109,6 +109,8 @@ static struct poptOption access_options[] = {
 	{ "allow", 0, POPT_ARG_ARGV, &o.allow, 0,
 	  "serve only clients in CIDR (repeatable; 10.0.0.0/8, ::1, ...)", "CIDR" },
 	{ "deny", 0, POPT_ARG_ARGV, &o.deny, 0, "refuse clients in CIDR (repeatable; wins over --allow)", "CIDR" },
+	{ "rate", 0, POPT_ARG_STRING, &o.rate, OPT_STRING,
+	  "at most N new requests per SECONDS from one client IP, as N/SECONDS; more are refused", "RATE" },
 	{ "user", 'u', POPT_ARG_STRING, &o.user, OPT_STRING,
 	  "once bound, run as USER (and its groups); handlers too", "USER" },
 	{ "group", 'g', POPT_ARG_STRING, &o.group, OPT_STRING, "once bound, run as GROUP (default: USER's)", "GROUP" },
@@ -257,6 +259,23 @@ static int seconds(const char *option, const char *text, int64_t *out_ms)
 	return 0;
 }
 
+/* --rate=N/SECONDS: 10/1, 100/60, 5/0.5. */
+static int parse_rate(const char *text, struct ss_config *cfg)
+{
+	const char *slash = strchr(text, '/');
+	char count[32];
+
+	if (slash == NULL || (size_t)(slash - text) >= sizeof(count)) {
+		usage_error("--rate: '%s' is not N/SECONDS (10/1: at most 10 a second)", text);
+		return -1;
+	}
+	memcpy(count, text, (size_t)(slash - text));
+	count[slash - text] = '\0';
+	if (number("--rate", count, &cfg->rate_count) < 0 || seconds("--rate SECONDS", slash + 1, &cfg->rate_ms) < 0)
+		return -1;
+	return 0;
+}
+
 static int set_family(struct ss_config *cfg, int family, const char *flag)
 {
 	if (cfg->family != AF_UNSPEC && cfg->family != family) {
@@ -271,7 +290,7 @@ static int set_family(struct ss_config *cfg, int family, const char *flag)
  * given, and leaves the one it replaces to the caller: what each variable
  * held, so that a repeated option frees its earlier value. */
 static char **const strings[] = {
-	&o.family, &o.type, &o.mode, &o.max_children, &o.max_per_ip, &o.backlog, &o.grace, &o.stderr_to,
+	&o.family, &o.type, &o.mode, &o.max_children, &o.max_per_ip, &o.rate, &o.backlog, &o.grace, &o.stderr_to,
 	&o.log_format, &o.max_packet, &o.timeout, &o.idle_timeout, &o.max_requests, &o.user, &o.group,
 	&o.socket_mode, &o.pidfile,
 };
@@ -347,6 +366,8 @@ static int convert(struct ss_config *cfg)
 	    (o.timeout != NULL && seconds("--timeout", o.timeout, &cfg->timeout_ms) < 0) ||
 	    (o.idle_timeout != NULL && seconds("--idle-timeout", o.idle_timeout, &cfg->idle_timeout_ms) < 0) ||
 	    (o.grace != NULL && seconds("--grace", o.grace, &cfg->grace_ms) < 0))
+		return -1;
+	if (o.rate != NULL && parse_rate(o.rate, cfg) < 0)
 		return -1;
 	if (o.max_requests != NULL && o.once) {
 		usage_error("--once and --max-requests contradict each other");

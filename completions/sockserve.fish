@@ -46,6 +46,7 @@ complete -c sockserve -n __sockserve_before_address -l stderr -x -a 'inherit soc
 complete -c sockserve -n __sockserve_before_address -l no-env -d 'do not set PROTO, TCPREMOTEIP and the other'  # --no-env
 complete -c sockserve -n __sockserve_before_address -l allow -x -d 'serve only clients in CIDR (repeatable;'  # --allow
 complete -c sockserve -n __sockserve_before_address -l deny -x -d 'refuse clients in CIDR (repeatable; wins over'  # --deny
+complete -c sockserve -n __sockserve_before_address -l rate -x -d 'at most N new requests per SECONDS from one'  # --rate
 complete -c sockserve -n __sockserve_before_address -s u -l user -x -a '(__fish_complete_users)' -d 'once bound, run as USER (and its groups);'  # -u --user
 complete -c sockserve -n __sockserve_before_address -s g -l group -x -a '(__fish_complete_groups)' -d 'once bound, run as GROUP (default: USERs)'  # -g --group
 complete -c sockserve -n __sockserve_before_address -l socket-mode -x -a '600 660 666 700 770 777' -d 'permissions of a unix socket path, in octal'  # --socket-mode

@@ -47,22 +47,39 @@ static void log_rejected(struct ss_server *srv, struct request *req, const struc
 		          in_progress, (long long)srv->cfg.max_per_ip);
 }
 
-/* Whether a request that arrived may run: --deny, --allow, then --max-per-ip.
- * A refusal is logged at -v and counted. */
+/* Over --rate: logged at -v (rate-limited like every refusal) and counted. */
+static void log_over_rate(struct ss_server *srv, struct request *req)
+{
+	char from[ADDR_TEXT_MAX];
+
+	srv->rejected++;
+	if (!log_allowed(&srv->log, SS_LOG_INFO, LOG_REJECTED))
+		return;
+	addr_format((struct sockaddr *)&req->peer, req->peer_len, from, sizeof(from));
+	log_event(&srv->log, SS_LOG_INFO, "rejected", LOG_FIELDS(FSTR("remote", from), FSTR("reason", "rate")),
+	          "%s: rejected: over --rate %lld/%g", from, (long long)srv->cfg.rate_count,
+	          (double)srv->cfg.rate_ms / 1000.0);
+}
+
+/* Whether a request that arrived may run: --deny, --allow, --rate, then
+ * --max-per-ip.  A refusal is logged at -v and counted. */
 static bool admitted(struct ss_server *srv, struct request *req)
 {
 	const struct cidr *rule = NULL;
 	bool denied = false;
 	unsigned n;
+	bool per_ip = srv->cfg.max_per_ip != SS_UNSET, rate = srv->cfg.rate_count != SS_UNSET;
 
-	bool per_ip = srv->cfg.max_per_ip != SS_UNSET;
-
-	if ((!acl_active(&srv->acl) && !per_ip) || !ip_key_of(&req->peer, &req->ip))
+	if ((!acl_active(&srv->acl) && !per_ip && !rate) || !ip_key_of(&req->peer, &req->ip))
 		return true;
 	if (acl_active(&srv->acl))
 		rule = acl_refuse(&srv->acl, &req->ip, &denied);
 	if (rule != NULL) {
 		log_rejected(srv, req, rule, denied, 0);
+		return false;
+	}
+	if (rate && !rate_allow(&srv->rate, &req->ip, now_us())) {
+		log_over_rate(srv, req);
 		return false;
 	}
 	if (!per_ip)

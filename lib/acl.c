@@ -245,3 +245,61 @@ const struct cidr *acl_refuse(const struct acl *acl, const struct ip_key *key, b
 			return NULL;
 	return &not_allowed;
 }
+
+/* ---- --rate ---- */
+
+/* Clients remembered at once, and how far a lookup probes. */
+#define RATE_SLOTS 4096
+#define RATE_PROBES 8
+
+struct rate_slot {
+	struct ip_key key;
+	bool used;
+	double tokens;
+	int64_t at_us;         /* when tokens was right */
+};
+
+int rate_init(struct rate_table *t, long long count, long long ms)
+{
+	t->slots = calloc(RATE_SLOTS, sizeof(struct rate_slot));
+	if (t->slots == NULL)
+		return -1;
+	t->mask = RATE_SLOTS - 1;
+	t->burst = (double)count;
+	t->per_us = (double)count / ((double)ms * 1000.0);
+	return 0;
+}
+
+void rate_free(struct rate_table *t)
+{
+	free(t->slots);
+	t->slots = NULL;
+}
+
+bool rate_allow(struct rate_table *t, const struct ip_key *key, int64_t now_us)
+{
+	size_t h = ip_hash(key);
+	struct rate_slot *victim = NULL;
+
+	for (size_t i = 0; i < RATE_PROBES; i++) {
+		struct rate_slot *s = &t->slots[(h + i) & t->mask];
+		if (s->used && memcmp(&s->key, key, sizeof(*key)) == 0) {
+			s->tokens += (double)(now_us - s->at_us) * t->per_us;
+			if (s->tokens > t->burst)
+				s->tokens = t->burst;
+			s->at_us = now_us;
+			if (s->tokens < 1.0)
+				return false;
+			s->tokens -= 1.0;
+			return true;
+		}
+		/* room: an empty slot, else the one least recently used */
+		if (victim == NULL || !s->used || (victim->used && s->at_us < victim->at_us))
+			victim = s;
+	}
+	victim->used = true;
+	victim->key = *key;
+	victim->tokens = t->burst - 1.0;
+	victim->at_us = now_us;
+	return true;
+}

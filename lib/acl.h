@@ -46,6 +46,22 @@ bool acl_active(const struct acl *acl);
  * (*denied), or a rule with empty text: it matched no --allow rule. */
 const struct cidr *acl_refuse(const struct acl *acl, const struct ip_key *key, bool *denied);
 
+/* --rate: a token bucket per client IP, in a table of fixed size made at
+ * start-up (no allocation per request).  The table remembers the clients
+ * seen last; a client whose bucket had to make room for another's starts
+ * again with a full one. */
+struct rate_table {
+	struct rate_slot *slots;
+	size_t mask;
+	double burst;          /* N: the bucket's size */
+	double per_us;         /* N / SECONDS, in tokens per microsecond */
+};
+
+int rate_init(struct rate_table *t, long long count, long long ms);
+void rate_free(struct rate_table *t);
+/* Take a token for the client, if it has one: false when over the rate. */
+bool rate_allow(struct rate_table *t, const struct ip_key *key, int64_t now_us);
+
 /* The IP of an inet address; false for any other family. */
 bool ip_key_of(const struct sockaddr_storage *ss, struct ip_key *key);
 int ip_counts_init(struct ip_counts *counts, unsigned limit);

@@ -29,6 +29,8 @@ static const struct ss_range ranges[] = {
 	{ "--timeout", 1, SECONDS_MAX * 1000LL },
 	{ "--idle-timeout", 1, SECONDS_MAX * 1000LL },
 	{ "--grace", 0, SECONDS_MAX * 1000LL },
+	{ "--rate", 1, 1000000 },
+	{ "--rate SECONDS", 1, 86400 * 1000LL },
 };
 
 const struct ss_range *ss_option_range(const char *option)
@@ -47,6 +49,8 @@ void ss_config_init(struct ss_config *cfg)
 	cfg->mode = SS_MODE_DEFAULT;
 	cfg->max_children = 40;
 	cfg->max_per_ip = SS_UNSET;
+	cfg->rate_count = SS_UNSET;
+	cfg->rate_ms = SS_NO_TIME;
 	cfg->backlog = SS_UNSET;      /* SOMAXCONN, the kernel's cap */
 	cfg->timeout_ms = SS_NO_TIME;
 	cfg->idle_timeout_ms = SS_NO_TIME;
@@ -132,16 +136,20 @@ int config_check(const struct ss_config *cfg, struct ss_config *resolved, struct
 	    !in_range("--socket-mode", cfg->socket_mode, SS_UNSET, err) ||
 	    !seconds_in_range("--timeout", cfg->timeout_ms, err) ||
 	    !seconds_in_range("--idle-timeout", cfg->idle_timeout_ms, err) ||
-	    !seconds_in_range("--grace", cfg->grace_ms, err))
+	    !seconds_in_range("--grace", cfg->grace_ms, err) ||
+	    !in_range("--rate", cfg->rate_count, SS_UNSET, err) ||
+	    !seconds_in_range("--rate SECONDS", cfg->rate_ms, err))
 		return -1;
 	if (cfg->mode != SS_MODE_DEFAULT && mode_for(cfg->mode) == NULL)
 		return usage(err, "this --mode is not supported");
 	if (cfg->wait && cfg->mode != SS_MODE_DEFAULT && cfg->mode != SS_MODE_SYNC)
 		return usage(err, "--wait runs one COMMAND at a time, with the socket: it cannot go with --mode=%s",
 		             mode_for(cfg->mode)->name);
-	if (cfg->wait && (cfg->allow != NULL || cfg->deny != NULL || cfg->max_per_ip != SS_UNSET))
+	if (cfg->wait && (cfg->allow != NULL || cfg->deny != NULL || cfg->max_per_ip != SS_UNSET ||
+	                  cfg->rate_count != SS_UNSET))
 		return usage(err, "--wait hands the socket itself to COMMAND: %s cannot apply to its clients",
-		             cfg->allow != NULL ? "--allow" : cfg->deny != NULL ? "--deny" : "--max-per-ip");
+		             cfg->allow != NULL ? "--allow" : cfg->deny != NULL ? "--deny"
+		             : cfg->max_per_ip != SS_UNSET ? "--max-per-ip" : "--rate");
 	if (cfg->wait && cfg->empty_reply)
 		return usage(err, "--wait hands the socket itself to COMMAND, which sends its own replies: "
 		             "--empty-reply cannot apply");
@@ -165,6 +173,8 @@ int config_check(const struct ss_config *cfg, struct ss_config *resolved, struct
 		return usage(err, "--type=%s needs a unix socket address, not '%s'", addr_type_name(socktype), address);
 	if (cfg->max_per_ip != SS_UNSET && !transport->client_ips)
 		return usage(err, "--max-per-ip needs an inet or inet6 address, not %s", address);
+	if (cfg->rate_count != SS_UNSET && !transport->client_ips)
+		return usage(err, "--rate needs an inet or inet6 address, not %s", address);
 	if (cfg->allow != NULL && !transport->client_ips)
 		return usage(err, "--allow needs an inet or inet6 address, not %s", address);
 	if (cfg->deny != NULL && !transport->client_ips)

@@ -93,7 +93,8 @@ struct ss_server *ss_server_new(const struct ss_config *cfg, struct ss_error *er
 	    spawn_plan_init(&srv->plan, cfg, err) < 0 || requests_init(srv, err) < 0 ||
 	    env_template_init(&srv->env, cfg->no_env, err) < 0)
 		goto fail;
-	if (cfg->max_per_ip != SS_UNSET && ip_counts_init(&srv->per_ip, srv->limit) < 0) {
+	if ((cfg->max_per_ip != SS_UNSET && ip_counts_init(&srv->per_ip, srv->limit) < 0) ||
+	    (cfg->rate_count != SS_UNSET && rate_init(&srv->rate, cfg->rate_count, cfg->rate_ms) < 0)) {
 		ss_error_set(err, SS_ERR_START, "out of memory");
 		goto fail;
 	}
@@ -494,6 +495,7 @@ void ss_server_free(struct ss_server *srv)
 		requests_free(srv);
 	env_template_free(&srv->env);
 	ip_counts_free(&srv->per_ip);
+	rate_free(&srv->rate);
 	acl_free(&srv->acl);
 	identity_free(&srv->identity);
 	if (srv->pidfile != NULL && pidfile_remove(srv->pidfile) < 0)

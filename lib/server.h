@@ -46,6 +46,7 @@ struct ss_server {
 	struct request active;        /* sentinel of the in-progress list */
 	unsigned active_count;
 	struct ip_counts per_ip;      /* --max-per-ip */
+	struct rate_table rate;       /* --rate */
 	struct acl acl;               /* --allow, --deny */
 	struct identity identity;     /* --user, --group */
 	struct pidfh *pidfile;        /* --pidfile, held while serving */

@@ -249,3 +249,53 @@ HELLO='echo "hello $TCPREMOTEIP"'
 	assert_equal "$status" 64
 	assert_output --partial "--allow needs an inet or inet6 address, not ./s.sock"
 }
+
+@test "--rate N/SECONDS: past N new requests from one address, the next is closed without a handler; others are served" {
+	start_server -v --rate 3/60 127.0.0.1:0 -- sh -c "$HELLO"
+	served 127.0.0.1
+	served 127.0.0.1
+	served 127.0.0.1
+	refused 127.0.0.1
+	# another address has a bucket of its own
+	served 127.0.0.2
+	wait_until 10 log_has '^sockserve: 127\.0\.0\.1:[0-9]+: rejected: over --rate 3/60$'
+	wait_until 10 status_shows 'status: 0 in progress, 4 handled, 0 failed, 1 rejected'
+	# the refused one ran no handler
+	assert_equal "$(log_count ': start, handler')" 4
+}
+
+# served_again FROM: a client from FROM is answered (for wait_until).
+served_again() {
+	[ "$(client -s "$1" "$ADDR" </dev/null)" = "hello $1" ]
+}
+
+@test "--rate: the bucket refills at N per SECONDS" {
+	start_server --rate 1/0.3 127.0.0.1:0 -- sh -c "$HELLO"
+	served 127.0.0.1
+	refused 127.0.0.1
+	# a refusal takes no token: once 0.3 s have passed, it is served again
+	wait_until 10 served_again 127.0.0.1
+}
+
+@test "--rate with datagrams: past the rate, a datagram is dropped (no reply, counted)" {
+	start_server -t dgram --rate 2/60 127.0.0.1:0 -- cat
+	run "$LOAD" dgram -n 2 -q hi -x hi -w 5000 -T 10 "$ADDR"
+	[[ $output == *"n=2 ok=2 "* ]]
+	run "$LOAD" dgram -n 1 -q hi -x hi -w 300 -T 10 "$ADDR"
+	[[ $output == *"err_lost=1"* ]]
+	wait_until 10 status_shows 'status: 0 in progress, 2 handled, 0 failed, 1 rejected'
+}
+
+@test "--rate: bad values, a unix address and --wait are usage errors" {
+	local bad
+	for bad in "--rate x" "--rate 0/1" "--rate 1/0" "--rate 1/x" "--rate /1" "--rate 2000000/1"; do
+		eval "run \"\$SOCKSERVE\" $bad 127.0.0.1:0 cat"
+		assert_failure 64
+		assert_line --index 0 --regexp '^sockserve: --rate'
+	done
+	run "$SOCKSERVE" --rate 2/60 ./u.sock cat
+	assert_failure 64
+	assert_line --index 0 "sockserve: --rate needs an inet or inet6 address, not ./u.sock"
+	run "$SOCKSERVE" --rate 2/60 --wait 127.0.0.1:0 cat
+	assert_failure 64
+}
