@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -348,16 +349,25 @@ static void stop_now(struct ss_server *srv, const char *why)
 	requests_drop_deferred(srv);
 }
 
+/* The counts, as SIGUSR1's line and systemd's STATUS= give them. */
+static void status_text(const struct ss_server *srv, char *buf, size_t size)
+{
+	snprintf(buf, size, "%u in progress, %llu handled, %llu failed, %llu rejected, %llu timed out, %llu dropped",
+	         srv->active_count, (unsigned long long)srv->handled, (unsigned long long)srv->failed,
+	         (unsigned long long)srv->rejected, (unsigned long long)srv->timed_out,
+	         (unsigned long long)srv->dropped);
+}
+
 static void print_status(struct ss_server *srv)
 {
+	char text[STATUS_TEXT_MAX];
+
+	status_text(srv, text, sizeof(text));
 	log_event(&srv->log, SS_LOG_ALWAYS, "status",
 	          LOG_FIELDS(FINT("in_progress", srv->active_count), FINT("handled", (long long)srv->handled),
 	                     FINT("failed", (long long)srv->failed), FINT("rejected", (long long)srv->rejected),
 	                     FINT("timed_out", (long long)srv->timed_out), FINT("dropped", (long long)srv->dropped)),
-	          "status: %u in progress, %llu handled, %llu failed, %llu rejected, %llu timed out, %llu dropped",
-	          srv->active_count, (unsigned long long)srv->handled, (unsigned long long)srv->failed,
-	          (unsigned long long)srv->rejected, (unsigned long long)srv->timed_out,
-	          (unsigned long long)srv->dropped);
+	          "status: %s", text);
 }
 
 static void on_signal(void *ctx, struct watch *w, uint32_t events)
@@ -394,18 +404,17 @@ static void on_signal(void *ctx, struct watch *w, uint32_t events)
 /* STATUS= for systemd when the counts change, at most once a second. */
 static int64_t send_status(struct ss_server *srv, int64_t now)
 {
-	uint64_t sum = srv->handled + srv->failed + srv->rejected + srv->timed_out + srv->dropped + srv->active_count;
+	char text[STATUS_TEXT_MAX];
 
-	if (srv->notify.fd < 0 || sum == srv->status_sum || srv->draining)
+	if (srv->notify.fd < 0 || srv->draining)
+		return INT64_MAX;
+	status_text(srv, text, sizeof(text));
+	if (strcmp(text, srv->status_sent) == 0)
 		return INT64_MAX;
 	if (now - srv->status_sent_us < 1000000)
 		return srv->status_sent_us + 1000000;
-	notify_send(&srv->notify,
-	            "STATUS=%u in progress, %llu handled, %llu failed, %llu rejected, %llu timed out, %llu dropped",
-	            srv->active_count, (unsigned long long)srv->handled, (unsigned long long)srv->failed,
-	            (unsigned long long)srv->rejected, (unsigned long long)srv->timed_out,
-	            (unsigned long long)srv->dropped);
-	srv->status_sum = sum;
+	notify_send(&srv->notify, "STATUS=%s", text);
+	memcpy(srv->status_sent, text, sizeof(text));
 	srv->status_sent_us = now;
 	return INT64_MAX;
 }

@@ -19,6 +19,9 @@
 
 #include <bsd/libutil.h>
 
+/* The counts as one line of text (SIGUSR1, systemd's STATUS=). */
+#define STATUS_TEXT_MAX 192
+
 struct ss_server {
 	struct ss_config cfg;
 	const struct transport *transport;
@@ -67,7 +70,7 @@ struct ss_server {
 
 	struct notifier notify;       /* NOTIFY_SOCKET */
 	int64_t status_sent_us;       /* when STATUS= last went */
-	uint64_t status_sum;          /* the counts it told, summed */
+	char status_sent[STATUS_TEXT_MAX]; /* what it told */
 };
 
 #endif

@@ -269,6 +269,20 @@ notify_bound() {
 	done
 }
 
+@test "sd_notify: STATUS= follows a request that ends (in progress down, handled up)" {
+	notify_listener "$PWD/notify.sock" notes
+	wait_until 10 notify_bound "$PWD/notify.sock"
+	mkfifo go
+	NOTIFY_SOCKET=$PWD/notify.sock start_server -m "$MODE" 127.0.0.1:0 -- sh -c 'cat go; echo done'
+	client "$ADDR" </dev/null >reply 3>&- &
+	local c=$!
+	wait_until 10 grep -q 'STATUS=1 in progress, 0 handled' notes
+	echo go >go
+	wait "$c"
+	# the counts' total is the same (1 + 0, then 0 + 1): the status still changed
+	wait_until 10 grep -q 'STATUS=0 in progress, 1 handled' notes
+}
+
 # ---- real inetd-style servers under sockserve ----
 
 @test "busybox httpd -i with curl: several files, and 10 MB checksummed (fork, thread)" {
