@@ -13,6 +13,7 @@
  * are at most LOG_LINE_MAX bytes, under PIPE_BUF: whole or not at all.
  */
 #include "log.h"
+#include "loop.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -154,20 +155,20 @@ static bool write_line(struct logger *log, const char *p, size_t len)
 	}
 }
 
-static void emit(struct logger *log, struct line *l);
+static void format_line(const struct logger *log, int level, const char *event, const struct field *fields,
+                        size_t nfields, const char *text, struct line *l);
 
 /* The lines lost while stderr was full, said once it takes lines again. */
 static bool report_lost(struct logger *log)
 {
 	unsigned long lost = atomic_exchange(&log->lost, 0);
 	struct line l = { .len = 0 };
+	char text[96];
 
 	if (lost == 0)
 		return true;
-	if (log->format == SS_LOG_TEXT)
-		putf(&l, "sockserve: %lu log lines lost: stderr was not being read", lost);
-	else
-		putf(&l, "{\"event\":\"log_lost\",\"level\":\"error\",\"lines\":%lu}", lost);
+	snprintf(text, sizeof(text), "%lu log lines lost: stderr was not being read", lost);
+	format_line(log, SS_LOG_ERROR, "log_lost", LOG_FIELDS(FINT("lines", (long long)lost)), text, &l);
 	l.buf[l.len++] = '\n';
 	if (write_line(log, l.buf, l.len))
 		return true;
@@ -203,6 +204,33 @@ static const char *level_name(int level)
 static void vlog(struct logger *log, int level, const char *event,
                  const struct field *fields, size_t nfields, const char *fmt, va_list ap)
 	__attribute__((format(printf, 6, 0)));
+/* One event as a line: the text line, or the JSON object. */
+static void format_line(const struct logger *log, int level, const char *event, const struct field *fields,
+                        size_t nfields, const char *text, struct line *l)
+{
+	if (log->format == SS_LOG_TEXT) {
+		putf(l, "sockserve: %s", text);
+		return;
+	}
+	put(l, "{\"ts\":", 6);
+	put_timestamp(l);
+	putf(l, ",\"level\":\"%s\",\"event\":", level_name(level));
+	put_json_string(l, event);
+	for (size_t i = 0; i < nfields; i++) {
+		put(l, ",", 1);
+		put_json_string(l, fields[i].key);
+		put(l, ":", 1);
+		switch (fields[i].type) {
+		case F_STR: put_json_string(l, fields[i].s); break;
+		case F_INT: putf(l, "%lld", fields[i].i); break;
+		case F_MS: putf(l, "%.3f", fields[i].ms); break;
+		}
+	}
+	put(l, ",\"message\":", 11);
+	put_json_string(l, text);
+	put(l, "}", 1);
+}
+
 static void vlog(struct logger *log, int level, const char *event,
                  const struct field *fields, size_t nfields, const char *fmt, va_list ap)
 {
@@ -212,28 +240,7 @@ static void vlog(struct logger *log, int level, const char *event,
 	if (!log_enabled(log, level))
 		return;
 	vsnprintf(text, sizeof(text), fmt, ap);
-	if (log->format == SS_LOG_TEXT) {
-		putf(&l, "sockserve: %s", text);
-		emit(log, &l);
-		return;
-	}
-	put(&l, "{\"ts\":", 6);
-	put_timestamp(&l);
-	putf(&l, ",\"level\":\"%s\",\"event\":", level_name(level));
-	put_json_string(&l, event);
-	for (size_t i = 0; i < nfields; i++) {
-		put(&l, ",", 1);
-		put_json_string(&l, fields[i].key);
-		put(&l, ":", 1);
-		switch (fields[i].type) {
-		case F_STR: put_json_string(&l, fields[i].s); break;
-		case F_INT: putf(&l, "%lld", fields[i].i); break;
-		case F_MS: putf(&l, "%.3f", fields[i].ms); break;
-		}
-	}
-	put(&l, ",\"message\":", 11);
-	put_json_string(&l, text);
-	put(&l, "}", 1);
+	format_line(log, level, event, fields, nfields, text, &l);
 	emit(log, &l);
 }
 
@@ -272,12 +279,10 @@ static void close_window(struct logger *log, enum log_kind kind)
 bool log_allowed(struct logger *log, int level, enum log_kind kind)
 {
 	struct log_limit *lim = &log->limits[kind];
-	struct timespec ts;
 
 	if (!log_enabled(log, level))
 		return false;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	int64_t now = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+	int64_t now = now_us();
 	if (now - lim->window_us >= SECOND_US) {
 		close_window(log, kind);
 		lim->window_us = now;

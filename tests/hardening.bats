@@ -41,6 +41,23 @@ sys.exit(0 if n[0] >= 65536 else 1)
 PY
 }
 
+@test "with --log-format=json, the count of lost lines is a JSON line like any other (ts, level, event)" {
+	mkfifo err.fifo
+	sleep 300 <err.fifo 3>&- &
+	STARTED_PIDS+=($!)
+	SERVER_STDERR=err.fifo start_server -v --log-format=json -m "$MODE" 127.0.0.1:0 -- echo ok
+	run "$LOAD" conn -n 600 -c 4 -T 60 "$ADDR"
+	load_ok "$output" 600
+	cat err.fifo >got 3>&- &
+	STARTED_PIDS+=($!)
+	wait_until 10 grep -q '"event":"log_lost"' got
+	run python3 -c '
+import json, sys
+o = [json.loads(l) for l in open(sys.argv[1]) if "log_lost" in l][0]
+print(list(o)[:3], o["lines"] > 0)' got
+	assert_output "['ts', 'level', 'event'] True"
+}
+
 @test "--stderr=inherit handlers still block on a full stderr (only sockserve's own writes are non-blocking)" {
 	mkfifo err.fifo
 	sleep 300 <err.fifo 3>&- &
