@@ -23,8 +23,12 @@ static bool out_of_descriptors(int error)
 	return error == EMFILE || error == ENFILE || error == ENOBUFS || error == ENOMEM;
 }
 
-static void log_rejected(struct ss_server *srv, struct request *req, const struct cidr *rule,
-                         bool denied, unsigned in_progress)
+enum refusal { REFUSED_DENY, REFUSED_NOT_ALLOWED, REFUSED_RATE, REFUSED_MAX_PER_IP };
+
+/* A refusal: counted, and logged at -v (rate-limited like every refusal).
+ * rule is the --deny rule matched; in_progress the count --max-per-ip saw. */
+static void log_rejected(struct ss_server *srv, struct request *req, enum refusal why, const struct cidr *rule,
+                         unsigned in_progress)
 {
 	char from[ADDR_TEXT_MAX];
 
@@ -32,33 +36,29 @@ static void log_rejected(struct ss_server *srv, struct request *req, const struc
 	if (!log_allowed(&srv->log, SS_LOG_INFO, LOG_REJECTED))
 		return;
 	addr_format((struct sockaddr *)&req->peer, req->peer_len, from, sizeof(from));
-	if (denied)
+	switch (why) {
+	case REFUSED_DENY:
 		log_event(&srv->log, SS_LOG_INFO, "rejected",
 		          LOG_FIELDS(FSTR("remote", from), FSTR("reason", "deny"), FSTR("rule", rule->text)),
 		          "%s: rejected: matches --deny %s", from, rule->text);
-	else if (rule != NULL)
+		break;
+	case REFUSED_NOT_ALLOWED:
 		log_event(&srv->log, SS_LOG_INFO, "rejected",
 		          LOG_FIELDS(FSTR("remote", from), FSTR("reason", "not_allowed")),
 		          "%s: rejected: matches no --allow rule", from);
-	else
+		break;
+	case REFUSED_RATE:
+		log_event(&srv->log, SS_LOG_INFO, "rejected", LOG_FIELDS(FSTR("remote", from), FSTR("reason", "rate")),
+		          "%s: rejected: over --rate %lld/%g", from, (long long)srv->cfg.rate_count,
+		          (double)srv->cfg.rate_ms / 1000.0);
+		break;
+	case REFUSED_MAX_PER_IP:
 		log_event(&srv->log, SS_LOG_INFO, "rejected",
 		          LOG_FIELDS(FSTR("remote", from), FSTR("reason", "max_per_ip"), FINT("in_progress", in_progress)),
 		          "%s: rejected: %u requests in progress from this address (--max-per-ip %lld)", from,
 		          in_progress, (long long)srv->cfg.max_per_ip);
-}
-
-/* Over --rate: logged at -v (rate-limited like every refusal) and counted. */
-static void log_over_rate(struct ss_server *srv, struct request *req)
-{
-	char from[ADDR_TEXT_MAX];
-
-	srv->rejected++;
-	if (!log_allowed(&srv->log, SS_LOG_INFO, LOG_REJECTED))
-		return;
-	addr_format((struct sockaddr *)&req->peer, req->peer_len, from, sizeof(from));
-	log_event(&srv->log, SS_LOG_INFO, "rejected", LOG_FIELDS(FSTR("remote", from), FSTR("reason", "rate")),
-	          "%s: rejected: over --rate %lld/%g", from, (long long)srv->cfg.rate_count,
-	          (double)srv->cfg.rate_ms / 1000.0);
+		break;
+	}
 }
 
 /* Whether a request that arrived may run: --deny, --allow, --rate, then
@@ -75,18 +75,18 @@ static bool admitted(struct ss_server *srv, struct request *req)
 	if (acl_active(&srv->acl))
 		rule = acl_refuse(&srv->acl, &req->ip, &denied);
 	if (rule != NULL) {
-		log_rejected(srv, req, rule, denied, 0);
+		log_rejected(srv, req, denied ? REFUSED_DENY : REFUSED_NOT_ALLOWED, rule, 0);
 		return false;
 	}
 	if (rate && !rate_allow(&srv->rate, &req->ip, now_us())) {
-		log_over_rate(srv, req);
+		log_rejected(srv, req, REFUSED_RATE, NULL, 0);
 		return false;
 	}
 	if (!per_ip)
 		return true;
 	n = ip_counts_get(&srv->per_ip, &req->ip);
 	if (n >= (unsigned)srv->cfg.max_per_ip) {
-		log_rejected(srv, req, NULL, false, n);
+		log_rejected(srv, req, REFUSED_MAX_PER_IP, NULL, n);
 		return false;
 	}
 	ip_counts_add(&srv->per_ip, &req->ip);

@@ -36,10 +36,7 @@ static void child_dispatch(struct ss_server *srv, struct request *req)
 	req->spawn_us = now_us() - t0;
 
 	if (rc != 0) {
-		if (request_transient(rc))
-			request_defer(srv, req, rc);
-		else
-			request_failed(srv, req, rc);
+		request_not_started(srv, req, rc);
 		return;
 	}
 	if (srv->handler->watch != NULL)

@@ -176,10 +176,8 @@ static void on_done(void *ctx, struct watch *watch, uint32_t events)
 	}
 	for (struct worker *w = oldest_first, *next; w != NULL; w = next) {
 		next = w->done_next;
-		if (request_transient(w->error))
-			request_defer(srv, w->req, w->error);
-		else if (w->error != 0)
-			request_failed(srv, w->req, w->error);
+		if (w->error != 0)
+			request_not_started(srv, w->req, w->error);
 		else
 			request_end(srv, w->req, w->req->wstatus);
 	}
@@ -218,10 +216,7 @@ static void thread_dispatch(struct ss_server *srv, struct request *req)
 	struct worker *w = worker_for(srv, req);
 
 	if (w == NULL) {
-		if (request_transient(errno))
-			request_defer(srv, req, errno);
-		else
-			request_failed(srv, req, errno);
+		request_not_started(srv, req, errno);
 		return;
 	}
 	w->reaped = false;

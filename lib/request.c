@@ -214,13 +214,12 @@ void request_failed(struct ss_server *srv, struct request *req, int error)
 	slot_release(srv, req);
 }
 
-bool request_transient(int error)
+/* The handler could not start yet: the request waits on the deferred list. */
+static void request_defer(struct ss_server *srv, struct request *req, int error)
 {
-	return error == EAGAIN || error == ENOMEM;
-}
+	struct field f[4];
+	size_t n = client_fields(req, f);
 
-void request_defer(struct ss_server *srv, struct request *req, int error)
-{
 	/* Thread mode tracks a request before its worker tries to run it. */
 	if (req->prev != NULL)
 		request_untrack(srv, req);
@@ -235,12 +234,20 @@ void request_defer(struct ss_server *srv, struct request *req, int error)
 		srv->deferred_tail->retry_next = req;
 	}
 	srv->deferred_tail = req;
+	f[n++] = (struct field)FSTR("error", strerror(error));
+	f[n++] = (struct field)FINT("retry_ms", srv->retry_backoff_us / 1000);
 	if (log_allowed(&srv->log, SS_LOG_ERROR, LOG_SPAWN_FAILED))
-		log_event(&srv->log, SS_LOG_ERROR, "spawn_deferred",
-		          LOG_FIELDS(FSTR("remote", req->remote), FSTR("error", strerror(error)),
-		                     FINT("retry_ms", srv->retry_backoff_us / 1000)),
+		log_event(&srv->log, SS_LOG_ERROR, "spawn_deferred", f, n,
 		          "%s: cannot start the handler yet: %s; trying again in %lld ms (or when a request ends)",
 		          req->remote, strerror(error), (long long)(srv->retry_backoff_us / 1000));
+}
+
+void request_not_started(struct ss_server *srv, struct request *req, int error)
+{
+	if (error == EAGAIN || error == ENOMEM)
+		request_defer(srv, req, error);
+	else
+		request_failed(srv, req, error);
 }
 
 int64_t requests_retry(struct ss_server *srv, int64_t now)

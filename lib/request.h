@@ -65,12 +65,10 @@ void request_log_start(struct ss_server *srv, const struct request *req);
 void request_end(struct ss_server *srv, struct request *req, int wstatus);
 /* The request could not be run (errno value `error`): log, count, free it. */
 void request_failed(struct ss_server *srv, struct request *req, int error);
-/* Whether a spawn that failed with error may work later (processes or
- * memory ran out), so that the request waits instead of failing. */
-bool request_transient(int error);
-/* Its handler could not start yet: the request waits, and is dispatched
- * again after a back-off (at once when a running request ends). */
-void request_defer(struct ss_server *srv, struct request *req, int error);
+/* Its handler could not start (errno value `error`): when processes or
+ * memory ran out (EAGAIN, ENOMEM) the request waits and is dispatched again
+ * after a back-off (at once when a running request ends); else it fails. */
+void request_not_started(struct ss_server *srv, struct request *req, int error);
 /* Dispatch again the deferred requests that are due; the next retry. */
 int64_t requests_retry(struct ss_server *srv, int64_t now);
 /* Give up on the deferred requests (the drain is over): they fail. */
