@@ -17,6 +17,9 @@
 
 /* Durations are given in seconds and kept in milliseconds. */
 #define SECONDS_MAX 1000000
+/* What --max-packet and --backlog are when not given. */
+#define DEFAULT_MAX_PACKET 8192
+#define DEFAULT_BACKLOG SOMAXCONN
 
 static const struct ss_range ranges[] = {
 	{ "--max-children", 1, 10000 },
@@ -51,12 +54,12 @@ void ss_config_init(struct ss_config *cfg)
 	cfg->max_per_ip = SS_UNSET;
 	cfg->rate_count = SS_UNSET;
 	cfg->rate_ms = SS_NO_TIME;
-	cfg->backlog = SS_UNSET;      /* SOMAXCONN, the kernel's cap */
+	cfg->backlog = SS_UNSET;      /* DEFAULT_BACKLOG, for stream sockets */
 	cfg->timeout_ms = SS_NO_TIME;
 	cfg->idle_timeout_ms = SS_NO_TIME;
 	cfg->grace_ms = 10000;
 	cfg->max_requests = SS_UNSET;
-	cfg->max_packet = SS_UNSET;   /* 8192 */
+	cfg->max_packet = SS_UNSET;   /* DEFAULT_MAX_PACKET, for datagrams */
 	cfg->reuse_addr = true;
 	cfg->socket_mode = SS_UNSET;
 	cfg->verbosity = SS_LOG_ERROR;
@@ -140,6 +143,8 @@ int config_check(const struct ss_config *cfg, struct ss_config *resolved, struct
 	    !in_range("--rate", cfg->rate_count, SS_UNSET, err) ||
 	    !seconds_in_range("--rate SECONDS", cfg->rate_ms, err))
 		return -1;
+	if ((cfg->rate_count == SS_UNSET) != (cfg->rate_ms == SS_NO_TIME))
+		return usage(err, "--rate needs both N and SECONDS: N/SECONDS");
 	if (cfg->mode != SS_MODE_DEFAULT && mode_for(cfg->mode) == NULL)
 		return usage(err, "this --mode is not supported");
 	if (cfg->wait && cfg->mode != SS_MODE_DEFAULT && cfg->mode != SS_MODE_SYNC)
@@ -203,9 +208,9 @@ int config_check(const struct ss_config *cfg, struct ss_config *resolved, struct
 		resolved->family = family;
 		resolved->socktype = socktype;
 		if (cfg->backlog == SS_UNSET)
-			resolved->backlog = SOMAXCONN;
+			resolved->backlog = DEFAULT_BACKLOG;
 		if (cfg->max_packet == SS_UNSET)
-			resolved->max_packet = 8192;
+			resolved->max_packet = DEFAULT_MAX_PACKET;
 		if (cfg->mode == SS_MODE_DEFAULT)
 			resolved->mode = cfg->wait ? SS_MODE_SYNC : SS_MODE_FORK;
 	}

@@ -70,12 +70,15 @@ static long long env_number(const char *name)
 static long name_index(const char *names, const char *name)
 {
 	size_t len = strlen(name);
-	long i = 0;
 
-	for (const char *p = names; p != NULL; p = strchr(p, ':'), p = p != NULL ? p + 1 : NULL, i++)
-		if (strncmp(p, name, len) == 0 && (p[len] == ':' || p[len] == '\0'))
+	for (long i = 0;; i++) {
+		size_t n = strcspn(names, ":");
+		if (n == len && strncmp(names, name, len) == 0)
 			return i;
-	return -1;
+		if (names[n] == '\0')
+			return -1;
+		names += n + 1;
+	}
 }
 
 static int systemd_find(const char *address, struct handed *out, struct ss_error *err)

@@ -37,7 +37,6 @@ struct dgram {
 	int pipes[4];               /* made before the datagram is read: stdin's
 	                               read and write ends, stdout's; -1 when not */
 	struct watch in_w, out_w;
-	struct ss_server *srv;      /* for the loop's callbacks */
 };
 
 static struct dgram *dgram_of(const struct request *req)
@@ -69,7 +68,6 @@ static int dgram_slot_open(struct ss_server *srv, struct request *req)
 	d->in_fd = d->out_fd = -1;
 	for (int k = 0; k < 4; k++)
 		d->pipes[k] = -1;
-	d->srv = srv;
 	req->handler_ctx = d;
 	return d->packet != NULL && d->reply != NULL ? 0 : -1;
 }

@@ -59,7 +59,6 @@ static int build_axes(struct ss_server *srv, struct ss_error *err)
 struct ss_server *ss_server_new(const struct ss_config *cfg, struct ss_error *err)
 {
 	struct ss_server *srv;
-
 	struct ss_config resolved;
 
 	err->kind = SS_ERR_NONE;
@@ -167,49 +166,55 @@ static int bind_socket(struct ss_server *srv)
 	return rc;
 }
 
-/* Take the socket handed in: out of fds 0-2 (fd:0 is inetd's form), not
- * inherited by handlers, in the blocking mode the handler wants, listening. */
-static int adopt_socket(struct ss_server *srv, struct ss_error *err)
+/* A bound socket, made here or handed in: the handler's options,
+ * listen(2) if it takes connections and is not listening yet, its address. */
+static int socket_ready(struct ss_server *srv, bool listening, struct ss_error *err)
 {
 	const struct ss_config *cfg = &srv->cfg;
-	struct handed h;
-	int fd, flags;
 
-	if (handed_find(cfg->address, &h, err) < 0)
-		return -1;
-	fd = fcntl(h.fd, F_DUPFD_CLOEXEC, 3);
-	if (fd < 0) {
-		ss_error_set(err, SS_ERR_START, "%s: cannot take descriptor %d: %s", cfg->address, h.fd, strerror(errno));
+	if (srv->handler->configure != NULL && srv->handler->configure(srv, srv->listen_fd) < 0) {
+		ss_error_set(err, SS_ERR_START, "cannot set socket options for %s: %s", cfg->address, strerror(errno));
 		return -1;
 	}
-	/* The original number: closed, or (0-2) /dev/null, so that nothing of
-	 * the socket's is left where handlers or systemd would look. */
-	if (h.fd <= 2) {
-		int null = open("/dev/null", O_RDWR);
-		if (null >= 0 && null != h.fd) {
-			dup2(null, h.fd);
-			close(null);
-		}
-	} else {
-		close(h.fd);
-	}
-	srv->listen_fd = fd;
-	flags = fcntl(fd, F_GETFL);
-	flags = srv->handler->hands_over ? flags & ~O_NONBLOCK : flags | O_NONBLOCK;
-	if (fcntl(fd, F_SETFL, flags) < 0 ||
-	    (srv->handler->configure != NULL && srv->handler->configure(srv, fd) < 0) ||
-	    (srv->handler->connections && !h.listening && listen(fd, (int)cfg->backlog) < 0)) {
+	if (srv->handler->connections && !listening && listen(srv->listen_fd, (int)cfg->backlog) < 0) {
 		ss_error_set(err, SS_ERR_START, "cannot listen on %s: %s", cfg->address, strerror(errno));
-		return -1;
-	}
-	srv->addr.len = sizeof(srv->addr.ss);
-	if (getsockname(fd, (struct sockaddr *)&srv->addr.ss, &srv->addr.len) < 0) {
-		ss_error_set(err, SS_ERR_START, "%s: cannot read the socket's address: %s", cfg->address, strerror(errno));
 		return -1;
 	}
 	srv->transport->bound(srv);
 	addr_format((struct sockaddr *)&srv->addr.ss, srv->addr.len, srv->addr_text, sizeof(srv->addr_text));
 	return 0;
+}
+
+/* Take the socket handed in: out of fds 0-2 (fd:0 is inetd's form), not
+ * inherited by handlers, in the blocking mode the handler wants. */
+static int adopt_socket(struct ss_server *srv, struct ss_error *err)
+{
+	const struct ss_config *cfg = &srv->cfg;
+	struct handed h;
+	int flags;
+
+	if (handed_find(cfg->address, &h, err) < 0)
+		return -1;
+	srv->listen_fd = fcntl(h.fd, F_DUPFD_CLOEXEC, 3);
+	if (srv->listen_fd < 0) {
+		ss_error_set(err, SS_ERR_START, "%s: cannot take descriptor %d: %s", cfg->address, h.fd, strerror(errno));
+		return -1;
+	}
+	/* Nothing of the socket's is left where handlers or systemd would
+	 * look; fds 0-2 get /dev/null again. */
+	close(h.fd);
+	flags = fcntl(srv->listen_fd, F_GETFL);
+	if (hold_standard_fds() < 0 || flags < 0 ||
+	    fcntl(srv->listen_fd, F_SETFL, srv->handler->hands_over ? flags & ~O_NONBLOCK : flags | O_NONBLOCK) < 0) {
+		ss_error_set(err, SS_ERR_START, "%s: cannot take descriptor %d: %s", cfg->address, h.fd, strerror(errno));
+		return -1;
+	}
+	srv->addr.len = sizeof(srv->addr.ss);
+	if (getsockname(srv->listen_fd, (struct sockaddr *)&srv->addr.ss, &srv->addr.len) < 0) {
+		ss_error_set(err, SS_ERR_START, "%s: cannot read the socket's address: %s", cfg->address, strerror(errno));
+		return -1;
+	}
+	return socket_ready(srv, h.listening, err);
 }
 
 static int open_socket(struct ss_server *srv, struct ss_error *err)
@@ -228,18 +233,11 @@ static int open_socket(struct ss_server *srv, struct ss_error *err)
 	}
 	if (srv->transport->configure(srv, srv->listen_fd, err) < 0)
 		return -1;
-	if (srv->handler->configure != NULL && srv->handler->configure(srv, srv->listen_fd) < 0) {
-		ss_error_set(err, SS_ERR_START, "cannot set socket options for %s: %s", cfg->address, strerror(errno));
-		return -1;
-	}
-	if (bind_socket(srv) < 0 ||
-	    (srv->handler->connections && listen(srv->listen_fd, (int)cfg->backlog) < 0)) {
+	if (bind_socket(srv) < 0) {
 		ss_error_set(err, SS_ERR_START, "cannot listen on %s: %s", cfg->address, strerror(errno));
 		return -1;
 	}
-	srv->transport->bound(srv);
-	addr_format((struct sockaddr *)&srv->addr.ss, srv->addr.len, srv->addr_text, sizeof(srv->addr_text));
-	return 0;
+	return socket_ready(srv, false, err);
 }
 
 int ss_server_listen(struct ss_server *srv, struct ss_error *err)

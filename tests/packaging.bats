@@ -38,6 +38,8 @@ setup() {
 	[ -x root/usr/bin/sockserve ]
 	[ -f root/usr/share/man/man1/sockserve.1 ]
 	[ -f root/usr/share/bash-completion/completions/sockserve ]
+	[ -f root/usr/share/zsh/vendor-completions/_sockserve ]
+	[ -f root/usr/share/fish/vendor_completions.d/sockserve.fish ]
 }
 
 @test "a build with dpkg-buildflags (hardening=+all) is hardened: fortify, PIE, relro, now" {
