@@ -29,7 +29,8 @@ static struct {
 	char *family, *type, *mode, *max_children, *max_per_ip, *rate, *backlog, *grace, *stderr_to, *log_format, *max_packet,
 	     *timeout, *idle_timeout, *max_requests, *user, *group, *socket_mode, *pidfile;
 	char **allow, **deny; /* repeatable: popt collects them */
-	int shell, no_env, nodelay, no_reuse_addr, reuse_port, v6only, print_address, empty_reply, once, wait;
+	int shell, no_env, nodelay, no_reuse_addr, reuse_port, v6only, print_address, empty_reply, once, wait,
+	    proxy_protocol;
 } o;
 static poptContext con;
 
@@ -111,6 +112,9 @@ static struct poptOption access_options[] = {
 	{ "deny", 0, POPT_ARG_ARGV, &o.deny, 0, "refuse clients in CIDR (repeatable; wins over --allow)", "CIDR" },
 	{ "rate", 0, POPT_ARG_STRING, &o.rate, OPT_STRING,
 	  "at most N new requests per SECONDS from one client IP, as N/SECONDS; more are refused", "RATE" },
+	{ "proxy-protocol", 0, POPT_ARG_NONE, &o.proxy_protocol, 0,
+	  "connections start with a PROXY protocol header (v1 or v2, from HAProxy...): "
+	  "its client address is the one served, logged and checked", NULL },
 	{ "user", 'u', POPT_ARG_STRING, &o.user, OPT_STRING,
 	  "once bound, run as USER (and its groups); handlers too", "USER" },
 	{ "group", 'g', POPT_ARG_STRING, &o.group, OPT_STRING, "once bound, run as GROUP (default: USER's)", "GROUP" },
@@ -385,6 +389,7 @@ static int convert(struct ss_config *cfg)
 	cfg->shell = o.shell;
 	cfg->no_env = o.no_env;
 	cfg->nodelay = o.nodelay;
+	cfg->proxy_protocol = o.proxy_protocol;
 	cfg->reuse_addr = !o.no_reuse_addr;
 	cfg->reuse_port = o.reuse_port;
 	cfg->v6only = o.v6only;

@@ -9,6 +9,8 @@
 #include "server.h"
 
 #include <errno.h>
+#include <poll.h>
+#include <sys/epoll.h>
 #include <string.h>
 
 /* How long accepting pauses when the descriptor table is full. */
@@ -111,6 +113,170 @@ static void starved(struct ss_server *srv, int error)
 	srv->accept_paused_until = now + ACCEPT_BACKOFF_US;
 }
 
+/* ---- opening: the connection before its handler may run ---- */
+
+/* The stages a connection may go through, in order. */
+enum opening_stage { OPENING_NONE, OPENING_PROXY };
+
+/* The time each stage has: a silent client holds a slot no longer. */
+#define OPENING_TIMEOUT_US 5000000
+
+/* What a stage's step found. */
+enum step { STEP_DONE, STEP_READ, STEP_FAIL };
+
+static void on_opening(void *ctx, struct watch *w, uint32_t events);
+
+/* Leave the opening list and the poll set. */
+static void opening_end(struct ss_server *srv, struct request *req)
+{
+	loop_set(&srv->loop, &req->opening_watch, 0);
+	req->prev->next = req->next;
+	req->next->prev = req->prev;
+	req->prev = req->next = NULL;
+	req->opening = OPENING_NONE;
+	srv->opening_count--;
+}
+
+/* Enter a stage: the end of the opening list, since every stage has the
+ * same time, keeps the list in deadline order. */
+static void opening_begin(struct ss_server *srv, struct request *req, enum opening_stage stage)
+{
+	req->opening = stage;
+	req->opening_deadline = now_us() + OPENING_TIMEOUT_US;
+	req->opening_watch = (struct watch){ .fd = req->fd, .fn = on_opening, .data = req };
+	req->prev = srv->openings.prev;
+	req->next = &srv->openings;
+	srv->openings.prev->next = req;
+	srv->openings.prev = req;
+	srv->opening_count++;
+}
+
+/* A connection that did not open: logged (rate-limited), counted as
+ * rejected, closed.  Its peer is still the connection's own. */
+static void opening_failed(struct ss_server *srv, struct request *req, const char *why)
+{
+	char from[ADDR_TEXT_MAX];
+
+	opening_end(srv, req);
+	srv->rejected++;
+	if (log_allowed(&srv->log, SS_LOG_ERROR, LOG_OPENING)) {
+		addr_format((struct sockaddr *)&req->peer, req->peer_len, from, sizeof(from));
+		log_event(&srv->log, SS_LOG_ERROR, "proxy_failed",
+		          LOG_FIELDS(FSTR("remote", from), FSTR("error", why)), "%s: closed: %s", from, why);
+	}
+	request_release(srv, req);
+}
+
+/* --proxy-protocol: the header's addresses become the request's. */
+static enum step proxy_step(struct ss_server *srv, struct request *req, uint32_t events, const char **why)
+{
+	enum proxy_result got = proxy_read(req->fd, &req->proxy, why);
+	const struct proxy_header *h = &req->proxy.header;
+	char via[ADDR_TEXT_MAX];
+
+	if (got == PROXY_BAD)
+		return STEP_FAIL;
+	if (got == PROXY_MORE) {
+		/* The edge that brought end of file brought no header.  Asked
+		 * again: the event may be an earlier connection's, whose slot
+		 * this one took in the same batch of events. */
+		struct pollfd p = { .fd = req->fd, .events = POLLRDHUP };
+		if ((events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) && poll(&p, 1, 0) == 1 &&
+		    (p.revents & (POLLRDHUP | POLLHUP | POLLERR))) {
+			*why = "the connection closed inside its PROXY header";
+			return STEP_FAIL;
+		}
+		return STEP_READ;
+	}
+	if (log_enabled(&srv->log, SS_LOG_DEBUG))
+		addr_format((struct sockaddr *)&req->peer, req->peer_len, via, sizeof(via));
+	if (!h->keep) {
+		memcpy(&req->peer, &h->source, sizeof(req->peer));
+		req->peer_len = h->address_len;
+		memcpy(&req->local, &h->destination, sizeof(req->local));
+		req->has_local = true;
+	}
+	if (log_enabled(&srv->log, SS_LOG_DEBUG)) {
+		char from[ADDR_TEXT_MAX];
+		addr_format((struct sockaddr *)&req->peer, req->peer_len, from, sizeof(from));
+		log_event(&srv->log, SS_LOG_DEBUG, "proxy",
+		          LOG_FIELDS(FSTR("remote", from), FSTR("via", via), FINT("version", h->version),
+		                     FINT("bytes", (long long)h->length), FINT("kept", h->keep)),
+		          "%s: PROXY v%d header (%zu bytes) from %s%s", from, h->version, h->length, via,
+		          h->keep ? ", addresses kept" : "");
+	}
+	return STEP_DONE;
+}
+
+/* The request goes to its handler. */
+static void run(struct ss_server *srv, struct request *req)
+{
+	request_take(srv, req);
+	srv->transport->describe(srv, req);
+	log_event(&srv->log, SS_LOG_DEBUG, "received",
+	          LOG_FIELDS(FSTR("remote", req->remote), FINT("in_progress", srv->active_count),
+	                     FINT("limit", srv->limit)),
+	          "%s: taken (%u of %u in progress)", req->remote, srv->active_count, srv->limit);
+	srv->mode->dispatch(srv, req);
+}
+
+/* Take the connection as far as it goes now: through its stages (each
+ * waits for the connection without blocking), admission, its handler. */
+static void advance(struct ss_server *srv, struct request *req, uint32_t events)
+{
+	const char *why = NULL;
+
+	if (req->opening == OPENING_PROXY) {
+		enum step s = proxy_step(srv, req, events, &why);
+		if (s == STEP_FAIL) {
+			opening_failed(srv, req, why);
+			return;
+		}
+		if (s == STEP_READ) {
+			if (loop_set(&srv->loop, &req->opening_watch, EPOLLIN | EPOLLRDHUP | EPOLLET) < 0)
+				opening_failed(srv, req, strerror(errno));
+			return;
+		}
+		opening_end(srv, req);
+	}
+	/* The server stopped taking requests while this one opened. */
+	if (srv->draining || requests_max_reached(srv)) {
+		request_release(srv, req);
+		return;
+	}
+	if (!admitted(srv, req)) {
+		request_release(srv, req); /* closes a connection */
+		return;
+	}
+	run(srv, req);
+}
+
+static void on_opening(void *ctx, struct watch *w, uint32_t events)
+{
+	advance(ctx, w->data, events);
+}
+
+int64_t accept_deadlines(struct ss_server *srv, int64_t now)
+{
+	while (srv->openings.next != &srv->openings) {
+		struct request *req = srv->openings.next;
+		if (req->opening_deadline > now)
+			return req->opening_deadline;
+		opening_failed(srv, req, req->opening == OPENING_PROXY ? "no PROXY header within 5 s"
+		                                                       : "did not open within 5 s");
+	}
+	return INT64_MAX;
+}
+
+void accept_close_openings(struct ss_server *srv)
+{
+	while (srv->openings.next != &srv->openings) {
+		struct request *req = srv->openings.next;
+		opening_end(srv, req);
+		request_release(srv, req);
+	}
+}
+
 void accept_requests(struct ss_server *srv)
 {
 	for (int n = 0; n < ACCEPT_BATCH && !requests_max_reached(srv); n++) {
@@ -129,16 +295,11 @@ void accept_requests(struct ss_server *srv)
 			}
 			continue; /* this one failed; the next may not */
 		}
-		if (!admitted(srv, req)) {
-			srv->handler->finish(srv, req); /* closes a connection */
-			continue;
+		request_hold(srv, req);
+		if (srv->cfg.proxy_protocol) {
+			proxy_reader_init(&req->proxy);
+			opening_begin(srv, req, OPENING_PROXY);
 		}
-		request_take(srv, req);
-		srv->transport->describe(srv, req);
-		log_event(&srv->log, SS_LOG_DEBUG, "received",
-		          LOG_FIELDS(FSTR("remote", req->remote), FINT("in_progress", srv->active_count),
-		                     FINT("limit", srv->limit)),
-		          "%s: taken (%u of %u in progress)", req->remote, srv->active_count, srv->limit);
-		srv->mode->dispatch(srv, req);
+		advance(srv, req, 0);
 	}
 }

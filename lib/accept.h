@@ -1,10 +1,15 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The accept path: take what waits on the listening socket, admit it (access
- * rules, per-IP limits) and hand it to the mode.
+ * rules, per-IP limits) and hand it to the mode.  A connection may have to
+ * open first (a PROXY protocol header to read): it then waits, holding its
+ * slot, on the opening list, watched by the event loop and never blocking
+ * it, for at most a few seconds.
  */
 #ifndef SS_ACCEPT_H
 #define SS_ACCEPT_H
+
+#include <stdint.h>
 
 struct ss_server;
 
@@ -12,5 +17,10 @@ struct ss_server;
  * descriptors have run out (then accepting pauses a while) or
  * --max-requests is reached. */
 void accept_requests(struct ss_server *srv);
+/* Connections still opening (--proxy-protocol's header): close those whose
+ * time is up; the next deadline, INT64_MAX for none. */
+int64_t accept_deadlines(struct ss_server *srv, int64_t now);
+/* The server stops: close every connection still opening. */
+void accept_close_openings(struct ss_server *srv);
 
 #endif

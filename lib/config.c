@@ -155,6 +155,9 @@ int config_check(const struct ss_config *cfg, struct ss_config *resolved, struct
 		return usage(err, "--wait hands the socket itself to COMMAND: %s cannot apply to its clients",
 		             cfg->allow != NULL ? "--allow" : cfg->deny != NULL ? "--deny"
 		             : cfg->max_per_ip != SS_UNSET ? "--max-per-ip" : "--rate");
+	if (cfg->wait && cfg->proxy_protocol)
+		return usage(err, "--wait hands the socket itself to COMMAND, which reads its own connections: "
+		             "--proxy-protocol cannot apply");
 	if (cfg->wait && cfg->empty_reply)
 		return usage(err, "--wait hands the socket itself to COMMAND, which sends its own replies: "
 		             "--empty-reply cannot apply");
@@ -192,6 +195,8 @@ int config_check(const struct ss_config *cfg, struct ss_config *resolved, struct
 	const char *what = NULL, *option = NULL;
 	if (cfg->nodelay && !(transport->client_ips && h->connections))
 		option = "--nodelay", what = "TCP sockets";
+	else if (cfg->proxy_protocol && !(transport->client_ips && socktype == SOCK_STREAM))
+		option = "--proxy-protocol", what = "TCP sockets";
 	else if (cfg->max_packet != SS_UNSET && (h->connections || cfg->wait))
 		option = "--max-packet", what = "datagram sockets (--type=dgram) without --wait";
 	else if (cfg->empty_reply && h->connections)

@@ -34,6 +34,7 @@ int requests_init(struct ss_server *srv, struct ss_error *err)
 	srv->slots_used = 0;
 	srv->free_list = NULL;
 	srv->active.next = srv->active.prev = &srv->active;
+	srv->openings.next = srv->openings.prev = &srv->openings;
 	return 0;
 }
 
@@ -89,16 +90,21 @@ bool requests_max_reached(const struct ss_server *srv)
 	return srv->cfg.max_requests != SS_UNSET && srv->received >= (uint64_t)srv->cfg.max_requests;
 }
 
-void request_take(struct ss_server *srv, struct request *req)
+void request_hold(struct ss_server *srv, struct request *req)
 {
 	srv->free_list = req->next;
-	req->start_us = srv->last_activity_us = now_us();
 	req->pid = 0;
 	req->prev = req->next = NULL;
+	srv->last_activity_us = now_us();
+}
+
+void request_take(struct ss_server *srv, struct request *req)
+{
+	req->start_us = srv->last_activity_us = now_us();
 	srv->received++;
 }
 
-static void slot_release(struct ss_server *srv, struct request *req)
+void request_release(struct ss_server *srv, struct request *req)
 {
 	srv->handler->finish(srv, req);
 	req->pid = 0;
@@ -107,6 +113,7 @@ static void slot_release(struct ss_server *srv, struct request *req)
 	if (req->ip_counted)
 		ip_counts_remove(&srv->per_ip, &req->ip);
 	req->ip_counted = false;
+	req->has_local = false;
 	req->next = srv->free_list;
 	req->prev = NULL;
 	srv->free_list = req;
@@ -194,7 +201,7 @@ void request_end(struct ss_server *srv, struct request *req, int wstatus)
 		          "%s: end, handler pid %d killed by signal %d (%s) after %.1f ms", req->remote,
 		          (int)req->pid, sig, strsignal(sig), ms);
 	}
-	slot_release(srv, req);
+	request_release(srv, req);
 }
 
 void request_failed(struct ss_server *srv, struct request *req, int error)
@@ -211,7 +218,7 @@ void request_failed(struct ss_server *srv, struct request *req, int error)
 		log_event(&srv->log, SS_LOG_ERROR, "spawn_failed", f, n,
 		          "%s: cannot run handler %s: %s", req->remote,
 		          srv->plan.script != NULL ? srv->plan.script : srv->plan.path, strerror(error));
-	slot_release(srv, req);
+	request_release(srv, req);
 }
 
 /* The handler could not start yet: the request waits on the deferred list. */

@@ -11,6 +11,8 @@
 #include "acl.h"
 #include "addr.h"
 #include "env.h"
+#include "loop.h"
+#include "proxy.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -19,7 +21,8 @@
 struct ss_server;
 
 struct request {
-	struct request *prev, *next; /* the in-progress list (start order) or the free list */
+	struct request *prev, *next; /* the in-progress list (start order), the opening list
+	                                (deadline order) or the free list */
 	int fd;                      /* a connection while sockserve holds it; -1 */
 	pid_t pid;                   /* the handler, 0 before it runs */
 	int64_t start_us;
@@ -38,6 +41,11 @@ struct request {
 	bool exited;                /* the handler ended with wstatus */
 	int wstatus;
 	struct request *retry_next; /* the deferred list: waiting to spawn again */
+	/* Opening: the connection before its handler may run (accept.c). */
+	int opening;                /* an enum opening_stage; 0: none */
+	struct watch opening_watch;
+	int64_t opening_deadline;
+	struct proxy_reader proxy;  /* --proxy-protocol */
 	void *handler_ctx;          /* the handler's state for this slot */
 	void *mode_ctx;             /* the mode's */
 	struct env_block env;
@@ -53,8 +61,13 @@ struct request *request_slot(struct ss_server *srv);
 bool requests_room(const struct ss_server *srv);
 /* --max-requests have been taken. */
 bool requests_max_reached(const struct ss_server *srv);
-/* The slot from request_slot() holds a request now. */
+/* The slot from request_slot() holds a connection or datagram now. */
+void request_hold(struct ss_server *srv, struct request *req);
+/* Its request was admitted and goes to a handler: counted, timed. */
 void request_take(struct ss_server *srv, struct request *req);
+/* Release what a held slot has (the handler's finish closes a connection)
+ * and free it: the end of every request, and of one never taken. */
+void request_release(struct ss_server *srv, struct request *req);
 
 /* Add a request to the in-progress list once its handler runs, and log it. */
 void request_started(struct ss_server *srv, struct request *req);

@@ -302,11 +302,6 @@ static void on_listener(void *ctx, struct watch *w, uint32_t events)
 	(void)w;
 	(void)events;
 	accept_requests(srv);
-	if (requests_max_reached(srv)) {
-		log_msg(&srv->log, SS_LOG_INFO, "max_requests", "took %llu requests: no more",
-		        (unsigned long long)srv->received);
-		start_drain(srv, false);
-	}
 }
 
 /* ---- shutdown and signals ---- */
@@ -322,6 +317,8 @@ static void start_drain(struct ss_server *srv, bool with_grace)
 		return;
 	}
 	srv->draining = true;
+	/* Connections not yet opened are dropped like those in the backlog. */
+	accept_close_openings(srv);
 	notify_send(&srv->notify, "STOPPING=1\nSTATUS=shutting down: %u in progress", srv->active_count);
 	/* A datagram server keeps its socket: replies still go out from it. */
 	if (srv->handler->connections && srv->listen_fd >= 0)
@@ -419,12 +416,14 @@ static int64_t send_status(struct ss_server *srv, int64_t now)
 
 /* Act on every deadline that is due at now; return the nearest one left
  * (INT64_MAX: none): --timeout's, the log's (suppressed and lost lines to
- * report), spawning again after EAGAIN, systemd's STATUS=, the end of
+ * report), spawning again after EAGAIN, systemd's STATUS=, connections that
+ * did not open in time, --max-requests reached, the end of
  * --grace, the descriptor back-off, --idle-timeout. */
 static int64_t server_deadlines(struct ss_server *srv, int64_t now)
 {
 	int64_t next = requests_deadlines(srv, now), log_next = log_flush(&srv->log, now);
 	int64_t retry = requests_retry(srv, now), status = send_status(srv, now);
+	int64_t opening = accept_deadlines(srv, now);
 
 	if (log_next < next)
 		next = log_next;
@@ -432,6 +431,15 @@ static int64_t server_deadlines(struct ss_server *srv, int64_t now)
 		next = retry;
 	if (status < next)
 		next = status;
+	if (opening < next)
+		next = opening;
+	/* Counted when a request is taken: on the accept path, or when a
+	 * connection has opened. */
+	if (!srv->draining && requests_max_reached(srv)) {
+		log_msg(&srv->log, SS_LOG_INFO, "max_requests", "took %llu requests: no more",
+		        (unsigned long long)srv->received);
+		start_drain(srv, false);
+	}
 
 	if (srv->draining && !srv->killed) {
 		if (now >= srv->grace_deadline)

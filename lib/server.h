@@ -48,6 +48,8 @@ struct ss_server {
 	unsigned slots_used;          /* slots set up so far (the first ones) */
 	struct request active;        /* sentinel of the in-progress list */
 	unsigned active_count;
+	struct request openings;      /* sentinel of the opening list (accept.c) */
+	unsigned opening_count;
 	struct ip_counts per_ip;      /* --max-per-ip */
 	struct rate_table rate;       /* --rate */
 	struct acl acl;               /* --allow, --deny */

@@ -71,6 +71,7 @@ struct ss_config {
 	int64_t max_packet;    /* largest datagram in or out */
 	bool empty_reply;
 	bool wait;             /* --wait: hand the listening socket itself to COMMAND */
+	bool proxy_protocol;   /* connections start with a PROXY protocol header */
 	bool shell;            /* argv[0] is a string for /bin/sh -c */
 	char *const *argv;     /* COMMAND and its arguments, NULL-terminated */
 	enum ss_stderr stderr_to;

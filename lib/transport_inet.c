@@ -124,12 +124,13 @@ static void inet_describe(struct ss_server *srv, struct request *req)
 	}
 	addr_format(peer, req->peer_len, req->remote, sizeof(req->remote));
 	snprintf(name, sizeof(name), "%sLOCALIP", p);
-	if (t->local_known) {
+	if (t->local_known && !req->has_local) {
 		env_add(&req->env, name, "%s", t->local_ip);
 		port = t->local_port;
 	} else {
-		/* A wildcard listener: the address this client reached, from
-		 * the packet's info (datagrams) or the connection (streams). */
+		/* The address this client reached, from a PROXY header, the
+		 * packet's info (datagrams) or the connection (a wildcard
+		 * listener's streams). */
 		socklen_t len = sizeof(req->local);
 		if (!req->has_local && (req->fd < 0 ||
 		                        getsockname(req->fd, (struct sockaddr *)&req->local, &len) < 0))
