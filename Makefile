@@ -72,7 +72,7 @@ endif
 DEMO_PORT ?= 8080
 
 .PHONY: all static deps-build deps-test run test check install uninstall clean helpers bench bench-tools \
-	fuzz fuzz-build soak dist completions
+	fuzz fuzz-build soak dist completions bench-cores
 
 all: $(PROGRAM)
 
@@ -114,6 +114,13 @@ bench:
 	@$(MAKE) --no-print-directory all bench-tools SANITIZE=0
 	@$(MAKE) --no-print-directory static
 	@tests/bench/run
+
+# One event loop's cost per request, the projection to 16 and 64 cores, and
+# --workers under taskset (tests/bench/cores): markdown on stdout.
+bench-cores:
+	@.ci/deps bench
+	@$(MAKE) --no-print-directory all bench-tools SANITIZE=0
+	@tests/bench/cores
 
 # Fuzzing (clang's libFuzzer, with ASan and UBSan): each target in
 # tests/fuzz/ runs the real library code on the fuzzer's bytes for

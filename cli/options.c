@@ -27,7 +27,7 @@ enum { OPT_INET = 1000, OPT_INET6, OPT_UNIX, OPT_VERBOSE, OPT_QUIET, OPT_VERSION
 /* What popt fills in; converted and checked by options_parse(). */
 static struct {
 	char *family, *type, *mode, *max_children, *max_per_ip, *rate, *backlog, *grace, *stderr_to, *log_format, *max_packet,
-	     *timeout, *idle_timeout, *max_requests, *user, *group, *socket_mode, *pidfile;
+	     *timeout, *idle_timeout, *max_requests, *user, *group, *socket_mode, *pidfile, *workers;
 	char **allow, **deny; /* repeatable: popt collects them */
 	int shell, no_env, nodelay, no_reuse_addr, reuse_port, v6only, print_address, empty_reply, once, wait,
 	    proxy_protocol;
@@ -80,6 +80,9 @@ static struct poptOption concurrency_options[] = {
 	  "thread (a thread per request spawns and waits) (default: fork)", "MODE" },
 	{ "max-children", 'c', POPT_ARG_STRING, &o.max_children, OPT_STRING,
 	  "most requests in progress at once (default: 40)", "N" },
+	{ "workers", 0, POPT_ARG_STRING, &o.workers, OPT_STRING,
+	  "N processes serve the socket, each with its own event loop and an N-th of "
+	  "--max-children (for many cores; default: 1)", "N" },
 	{ "max-per-ip", 0, POPT_ARG_STRING, &o.max_per_ip, OPT_STRING,
 	  "most requests in progress from one client IP; more are refused (default: no limit)", "N" },
 	{ "timeout", 'T', POPT_ARG_STRING, &o.timeout, OPT_STRING,
@@ -295,7 +298,7 @@ static int set_family(struct ss_config *cfg, int family, const char *flag)
  * held, so that a repeated option frees its earlier value. */
 static char **const strings[] = {
 	&o.family, &o.type, &o.mode, &o.max_children, &o.max_per_ip, &o.rate, &o.backlog, &o.grace, &o.stderr_to,
-	&o.log_format, &o.max_packet, &o.timeout, &o.idle_timeout, &o.max_requests, &o.user, &o.group,
+	&o.log_format, &o.max_packet, &o.timeout, &o.idle_timeout, &o.max_requests, &o.user, &o.group, &o.workers,
 	&o.socket_mode, &o.pidfile,
 };
 static char *held[sizeof(strings) / sizeof(strings[0])];
@@ -366,6 +369,7 @@ static int convert(struct ss_config *cfg)
 	    (o.backlog != NULL && number("--backlog", o.backlog, &cfg->backlog) < 0) ||
 	    (o.max_packet != NULL && number("--max-packet", o.max_packet, &cfg->max_packet) < 0) ||
 	    (o.max_requests != NULL && number("--max-requests", o.max_requests, &cfg->max_requests) < 0) ||
+	    (o.workers != NULL && number("--workers", o.workers, &cfg->workers) < 0) ||
 	    (o.socket_mode != NULL && octal_mode("--socket-mode", o.socket_mode, &cfg->socket_mode) < 0) ||
 	    (o.timeout != NULL && seconds("--timeout", o.timeout, &cfg->timeout_ms) < 0) ||
 	    (o.idle_timeout != NULL && seconds("--idle-timeout", o.idle_timeout, &cfg->idle_timeout_ms) < 0) ||

@@ -34,6 +34,7 @@ complete -c sockserve -n __sockserve_before_address -l max-packet -x -d 'largest
 complete -c sockserve -n __sockserve_before_address -l empty-reply -d 'send an empty datagram when the handler'  # --empty-reply
 complete -c sockserve -n __sockserve_before_address -s m -l mode -x -a 'sync fork thread' -d 'concurrency: sync (one at a time), fork (a'  # -m --mode
 complete -c sockserve -n __sockserve_before_address -s c -l max-children -x -d 'most requests in progress at once (default:'  # -c --max-children
+complete -c sockserve -n __sockserve_before_address -l workers -x -d 'N processes serve the socket, each with its'  # --workers
 complete -c sockserve -n __sockserve_before_address -l max-per-ip -x -d 'most requests in progress from one client IP;'  # --max-per-ip
 complete -c sockserve -n __sockserve_before_address -s T -l timeout -x -d 'stop a requests handler after SECONDS'  # -T --timeout
 complete -c sockserve -n __sockserve_before_address -l idle-timeout -x -d 'exit 0 after SECONDS with no request arriving'  # --idle-timeout

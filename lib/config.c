@@ -24,6 +24,7 @@
 static const struct ss_range ranges[] = {
 	{ "--max-children", 1, 10000 },
 	{ "--max-per-ip", 1, 10000 },
+	{ "--workers", 1, 1024 },
 	{ "--backlog", 1, INT_MAX },
 	{ "--max-packet", 1, 65535 },
 	{ "--max-requests", 1, LLONG_MAX },
@@ -52,6 +53,7 @@ void ss_config_init(struct ss_config *cfg)
 	cfg->mode = SS_MODE_DEFAULT;
 	cfg->max_children = 40;
 	cfg->max_per_ip = SS_UNSET;
+	cfg->workers = SS_UNSET;
 	cfg->rate_count = SS_UNSET;
 	cfg->rate_ms = SS_NO_TIME;
 	cfg->backlog = SS_UNSET;      /* DEFAULT_BACKLOG, for stream sockets */
@@ -133,6 +135,7 @@ int config_check(const struct ss_config *cfg, struct ss_config *resolved, struct
 		return usage(err, "missing COMMAND");
 	if (!in_range("--max-children", cfg->max_children, LLONG_MIN, err) ||
 	    !in_range("--max-per-ip", cfg->max_per_ip, SS_UNSET, err) ||
+	    !in_range("--workers", cfg->workers, SS_UNSET, err) ||
 	    !in_range("--backlog", cfg->backlog, SS_UNSET, err) ||
 	    !in_range("--max-packet", cfg->max_packet, SS_UNSET, err) ||
 	    !in_range("--max-requests", cfg->max_requests, SS_UNSET, err) ||
@@ -155,6 +158,11 @@ int config_check(const struct ss_config *cfg, struct ss_config *resolved, struct
 		return usage(err, "--wait hands the socket itself to COMMAND: %s cannot apply to its clients",
 		             cfg->allow != NULL ? "--allow" : cfg->deny != NULL ? "--deny"
 		             : cfg->max_per_ip != SS_UNSET ? "--max-per-ip" : "--rate");
+	if (cfg->workers > 1 && (cfg->wait || cfg->max_requests != SS_UNSET || cfg->idle_timeout_ms != SS_NO_TIME))
+		return usage(err, "--workers runs several servers on one socket: %s cannot go with it",
+		             cfg->wait ? "--wait, which gives the socket to one COMMAND,"
+		             : cfg->max_requests != SS_UNSET ? "--max-requests (or --once), a count of one server's,"
+		                                             : "--idle-timeout, one server's idleness,");
 	if (cfg->wait && cfg->proxy_protocol)
 		return usage(err, "--wait hands the socket itself to COMMAND, which reads its own connections: "
 		             "--proxy-protocol cannot apply");

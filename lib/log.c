@@ -109,6 +109,7 @@ void log_init(struct logger *log, int verbosity, enum ss_log_format format)
 	log->fd = STDERR_FILENO;
 	log->own_fd = false;
 	log->socket = false;
+	log->worker = 0;
 	atomic_init(&log->lost, 0);
 	memset(log->limits, 0, sizeof(log->limits));
 	if (fstat(STDERR_FILENO, &st) < 0)
@@ -209,12 +210,18 @@ static void format_line(const struct logger *log, int level, const char *event, 
                         size_t nfields, const char *text, struct line *l)
 {
 	if (log->format == SS_LOG_TEXT) {
-		putf(l, "sockserve: %s", text);
+		if (log->worker > 0)
+			putf(l, "sockserve[%d]: %s", log->worker, text);
+		else
+			putf(l, "sockserve: %s", text);
 		return;
 	}
 	put(l, "{\"ts\":", 6);
 	put_timestamp(l);
-	putf(l, ",\"level\":\"%s\",\"event\":", level_name(level));
+	putf(l, ",\"level\":\"%s\",", level_name(level));
+	if (log->worker > 0)
+		putf(l, "\"worker\":%d,", log->worker);
+	put(l, "\"event\":", 8);
 	put_json_string(l, event);
 	for (size_t i = 0; i < nfields; i++) {
 		put(l, ",", 1);

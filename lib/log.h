@@ -32,6 +32,7 @@ struct logger {
 	bool own_fd;                /* fd is a non-blocking reopening of stderr */
 	bool socket;                /* stderr is a socket: send(MSG_DONTWAIT) */
 	atomic_ulong lost;          /* lines that could not be written */
+	int worker;                 /* --workers: this process's number (1...); 0: the only one */
 	struct log_limit limits[LOG_KINDS]; /* the event loop's thread only */
 };
 

@@ -11,6 +11,7 @@
 #include "accept.h"
 #include "config.h"
 #include "handed.h"
+#include "workers.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -259,13 +260,18 @@ int ss_server_listen(struct ss_server *srv, struct ss_error *err)
 	}
 	if (identity_drop(&srv->identity, err) < 0)
 		return -1;
+	long long workers = cfg->workers > 1 ? cfg->workers : 1;
+	char several[32] = "";
+	if (workers > 1)
+		snprintf(several, sizeof(several), ", %lld workers", workers);
 	if (notify_open(&srv->notify))
 		notify_send(&srv->notify, "READY=1\nSTATUS=listening on %s\nMAINPID=%d", srv->addr_text, (int)getpid());
 	log_event(&srv->log, SS_LOG_INFO, "listening",
 	          LOG_FIELDS(FSTR("address", srv->addr_text), FSTR("type", addr_type_name(cfg->socktype)),
-	                     FSTR("mode", srv->mode->name), FINT("max_children", srv->limit)),
-	          "listening on %s (%s, %s mode, up to %u at once)", srv->addr_text,
-	          addr_type_name(cfg->socktype), srv->mode->name, srv->limit);
+	                     FSTR("mode", srv->mode->name), FINT("max_children", srv->limit),
+	                     FINT("workers", workers)),
+	          "listening on %s (%s, %s mode, up to %u at once%s)", srv->addr_text,
+	          addr_type_name(cfg->socktype), srv->mode->name, srv->limit, several);
 	return 0;
 }
 
@@ -281,8 +287,10 @@ static void update_listener(struct ss_server *srv)
 {
 	bool want = srv->listen_fd >= 0 && !srv->draining && requests_room(srv) &&
 	            srv->accept_paused_until == 0 && srv->deferred == NULL;
+	/* --workers: a connection wakes one of them, not all. */
+	uint32_t in = srv->worker > 0 ? EPOLLIN | EPOLLEXCLUSIVE : EPOLLIN;
 
-	if (loop_set(&srv->loop, &srv->listener, want ? EPOLLIN : 0) < 0)
+	if (loop_set(&srv->loop, &srv->listener, want ? in : 0) < 0)
 		log_msg(&srv->log, SS_LOG_ERROR, "error", "cannot watch the listening socket: %s", strerror(errno));
 }
 
@@ -323,7 +331,9 @@ static void start_drain(struct ss_server *srv, bool with_grace)
 	/* A datagram server keeps its socket: replies still go out from it. */
 	if (srv->handler->connections && srv->listen_fd >= 0)
 		close_listener(srv);
-	srv->transport->cleanup(srv);
+	/* (--workers: the socket's path is the supervisor's to remove.) */
+	if (srv->worker == 0)
+		srv->transport->cleanup(srv);
 	if (!with_grace) {
 		srv->grace_deadline = INT64_MAX;
 		return;
@@ -479,6 +489,13 @@ static int wait_ms(int64_t next, int64_t now)
 
 int ss_server_run(struct ss_server *srv, struct ss_error *err)
 {
+	if (srv->cfg.workers > 1 && srv->worker == 0) {
+		int rc = workers_run(srv, err);
+		if (rc <= 0)
+			return rc; /* the supervisor, at its end */
+		if (open_loop(srv, err) < 0)
+			return -1;
+	}
 	if (srv->mode->open != NULL && srv->mode->open(srv, err) < 0)
 		return -1;
 	srv->listener = (struct watch){ .fd = srv->listen_fd, .fn = on_listener };
@@ -499,7 +516,8 @@ void ss_server_free(struct ss_server *srv)
 {
 	if (srv == NULL)
 		return;
-	if (srv->transport != NULL)
+	/* The socket's path is the supervisor's to remove, not a worker's. */
+	if (srv->transport != NULL && srv->worker == 0)
 		srv->transport->cleanup(srv);
 	if (srv->listen_fd >= 0)
 		close(srv->listen_fd);

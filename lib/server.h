@@ -61,6 +61,9 @@ struct ss_server {
 	int64_t retry_backoff_us;     /* doubles while spawning keeps failing */
 	int64_t starved_logged_us;    /* when running out of descriptors was last logged */
 
+	int worker;                   /* --workers: this process's number (1...); 0: the
+	                                 only server, or the workers' supervisor */
+
 	bool draining;
 	bool killed;
 	int64_t grace_deadline;     /* INT64_MAX: wait for the handlers however long */

@@ -42,6 +42,9 @@ sockserve alias --dev -v -m sync --log-format=json|not runnable|a line of ~/.pop
 systemd-run --user --unit=hello -p Type=notify sockserve -v 8080 -- ./hello|not runnable|needs a user systemd instance; integration.bats tests Type=notify's protocol with a real notify socket
 systemd-socket-activate -l /run/hello.sock sockserve systemd -- ./hello|not runnable|integration.bats runs the real systemd-socket-activate on a path of its own
 systemd-socket-activate --datagram -l 127.0.0.1:8080 sockserve systemd -- ./hello|not runnable|systemd-socket-activate cannot bind port 0: integration.bats runs --datagram on a unix path
+sockserve --workers 4 -c 160 127.0.0.1:8080 -- ./handler|stream|^handler ok$
+sockserve --reuse-port --pidfile /run/app.\$i.pid 8080 -- ./handler &|not runnable|a line of a shell loop; workers.bats runs two --reuse-port instances on one port
+sockserve --proxy-protocol 10.0.0.11:8080 -- ./handler|not runnable|binds a balancer's network, never loopback; proxy.bats runs --proxy-protocol behind a real HAProxy
 EOF_TABLE
 }
 

@@ -18,7 +18,7 @@ import sys
 TAKES_VALUE = {"-f", "--family", "-t", "--type", "-b", "--backlog", "--max-packet", "-m", "--mode", "-c",
                "--max-children", "--max-per-ip", "-T", "--timeout", "--idle-timeout", "-n", "--max-requests",
                "--grace", "--stderr", "-u", "--user", "-g", "--group", "--socket-mode", "--pidfile",
-               "--log-format", "--allow", "--deny"}
+               "--log-format", "--allow", "--deny", "--rate", "--workers"}
 COMMANDS = r"^(sudo )?(sockserve|systemd-socket-activate|systemd-run) "
 
 
