@@ -24,7 +24,8 @@ WARNINGS = -Wall -Wextra -Wshadow -Wformat=2 -Wmissing-prototypes -Wstrict-proto
            -Wpointer-arith -Wundef
 DEPFLAGS = -MMD -MP
 ALL_CFLAGS = -std=gnu11 -D_GNU_SOURCE -pthread -DSS_VERSION='"$(VERSION)"' $(WARNINGS) $(CPPFLAGS) $(CFLAGS) \
-             $(shell $(PKG_CONFIG) --cflags popt libbsd 2>/dev/null)
+             $(shell $(PKG_CONFIG) --cflags popt libbsd libssl libcrypto 2>/dev/null)
+# OpenSSL: headers only; libssl.so.3 is loaded when TLS is asked for (lib/tls_openssl.h).
 LIBS = $(shell $(PKG_CONFIG) --libs popt libbsd 2>/dev/null) -pthread
 
 STATIC ?= 0
@@ -50,9 +51,9 @@ OUT ?= build/$(VARIANT)
 # dynamic build.  --user and --group names then come from /etc/passwd and
 # /etc/group only: NSS modules cannot be loaded into a static program safely.
 ifeq ($(STATIC),1)
-ALL_CFLAGS += -DSS_FILES_ONLY
+ALL_CFLAGS += -DSS_FILES_ONLY -DSS_TLS_LINKED
 LDFLAGS += -static
-LIBS = $(shell $(PKG_CONFIG) --static --libs popt libbsd 2>/dev/null) -pthread
+LIBS = $(shell $(PKG_CONFIG) --static --libs popt libbsd libssl libcrypto 2>/dev/null) -pthread
 endif
 
 LIB_SRC = $(wildcard lib/*.c)
@@ -130,7 +131,7 @@ FUZZ_TARGETS = addr cidr json options proxy
 FUZZ_CC ?= clang
 FUZZ_FLAGS = -std=gnu11 -D_GNU_SOURCE -pthread -DSS_VERSION='"$(VERSION)"' -g -O1 -fno-omit-frame-pointer \
              -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-             $(shell $(PKG_CONFIG) --cflags popt libbsd 2>/dev/null)
+             $(shell $(PKG_CONFIG) --cflags popt libbsd libssl libcrypto 2>/dev/null)
 # the address target never asks a resolver about the names it makes up
 FUZZ_LDFLAGS_addr = -Wl,--wrap=getaddrinfo
 

@@ -27,10 +27,10 @@ enum { OPT_INET = 1000, OPT_INET6, OPT_UNIX, OPT_VERBOSE, OPT_QUIET, OPT_VERSION
 /* What popt fills in; converted and checked by options_parse(). */
 static struct {
 	char *family, *type, *mode, *max_children, *max_per_ip, *rate, *backlog, *grace, *stderr_to, *log_format, *max_packet,
-	     *timeout, *idle_timeout, *max_requests, *user, *group, *socket_mode, *pidfile, *workers;
+	     *timeout, *idle_timeout, *max_requests, *user, *group, *socket_mode, *pidfile, *workers, *tls_cert, *tls_key, *tls_client_ca, *tls_alpn;
 	char **allow, **deny; /* repeatable: popt collects them */
 	int shell, no_env, nodelay, no_reuse_addr, reuse_port, v6only, print_address, empty_reply, once, wait,
-	    proxy_protocol;
+	    proxy_protocol, tls;
 } o;
 static poptContext con;
 
@@ -109,6 +109,21 @@ static struct poptOption handler_options[] = {
 	POPT_TABLEEND
 };
 
+static struct poptOption tls_options[] = {
+	{ "tls", 0, POPT_ARG_NONE, &o.tls, 0,
+	  "TLS with a throw-away self-signed certificate (for localhost, 127.0.0.1, ::1; "
+	  "its SHA-256 fingerprint is logged)", NULL },
+	{ "tls-cert", 0, POPT_ARG_STRING, &o.tls_cert, OPT_STRING,
+	  "TLS with this certificate (PEM, with its chain); needs --tls-key", "FILE" },
+	{ "tls-key", 0, POPT_ARG_STRING, &o.tls_key, OPT_STRING, "the certificate's private key (PEM)", "FILE" },
+	{ "tls-client-ca", 0, POPT_ARG_STRING, &o.tls_client_ca, OPT_STRING,
+	  "require client certificates, verified by these CAs (PEM)", "FILE" },
+	{ "tls-alpn", 0, POPT_ARG_STRING, &o.tls_alpn, OPT_STRING,
+	  "ALPN protocols the handler speaks, in order (h2,http/1.1): the client's first of them is "
+	  "agreed and given as SSL_ALPN (default: none)", "LIST" },
+	POPT_TABLEEND
+};
+
 static struct poptOption access_options[] = {
 	{ "allow", 0, POPT_ARG_ARGV, &o.allow, 0,
 	  "serve only clients in CIDR (repeatable; 10.0.0.0/8, ::1, ...)", "CIDR" },
@@ -169,6 +184,7 @@ static struct poptOption options[] = {
 	{ NULL, 0, POPT_ARG_INCLUDE_TABLE, concurrency_options, 0, "Concurrency and shutdown:", NULL },
 	{ NULL, 0, POPT_ARG_INCLUDE_TABLE, handler_options, 0, "The handler:", NULL },
 	{ NULL, 0, POPT_ARG_INCLUDE_TABLE, access_options, 0, "Access and privileges:", NULL },
+	{ NULL, 0, POPT_ARG_INCLUDE_TABLE, tls_options, 0, "TLS (stream sockets):", NULL },
 	{ NULL, 0, POPT_ARG_INCLUDE_TABLE, log_options, 0, "Logging and information:", NULL },
 	{ NULL, 0, POPT_ARG_INCLUDE_TABLE, help_options, 0, "Help options:", NULL },
 	POPT_TABLEEND
@@ -299,7 +315,7 @@ static int set_family(struct ss_config *cfg, int family, const char *flag)
 static char **const strings[] = {
 	&o.family, &o.type, &o.mode, &o.max_children, &o.max_per_ip, &o.rate, &o.backlog, &o.grace, &o.stderr_to,
 	&o.log_format, &o.max_packet, &o.timeout, &o.idle_timeout, &o.max_requests, &o.user, &o.group, &o.workers,
-	&o.socket_mode, &o.pidfile,
+	&o.socket_mode, &o.pidfile, &o.tls_cert, &o.tls_key, &o.tls_client_ca, &o.tls_alpn,
 };
 static char *held[sizeof(strings) / sizeof(strings[0])];
 
@@ -388,6 +404,11 @@ static int convert(struct ss_config *cfg)
 	cfg->user = o.user;
 	cfg->group = o.group;
 	cfg->pidfile = o.pidfile;
+	cfg->tls = o.tls;
+	cfg->tls_cert = o.tls_cert;
+	cfg->tls_key = o.tls_key;
+	cfg->tls_client_ca = o.tls_client_ca;
+	cfg->tls_alpn = o.tls_alpn;
 	cfg->empty_reply = o.empty_reply;
 	cfg->wait = o.wait;
 	cfg->shell = o.shell;

@@ -53,6 +53,11 @@ complete -c sockserve -n __sockserve_before_address -s u -l user -x -a '(__fish_
 complete -c sockserve -n __sockserve_before_address -s g -l group -x -a '(__fish_complete_groups)' -d 'once bound, run as GROUP (default: USERs)'  # -g --group
 complete -c sockserve -n __sockserve_before_address -l socket-mode -x -a '600 660 666 700 770 777' -d 'permissions of a unix socket path, in octal'  # --socket-mode
 complete -c sockserve -n __sockserve_before_address -l pidfile -r -F -d 'write and lock FILE with sockserves pid; a'  # --pidfile
+complete -c sockserve -n __sockserve_before_address -l tls -d 'TLS with a throw-away self-signed certificate'  # --tls
+complete -c sockserve -n __sockserve_before_address -l tls-cert -r -F -d 'TLS with this certificate (PEM, with its'  # --tls-cert
+complete -c sockserve -n __sockserve_before_address -l tls-key -r -F -d 'the certificates private key (PEM)'  # --tls-key
+complete -c sockserve -n __sockserve_before_address -l tls-client-ca -r -F -d 'require client certificates, verified by'  # --tls-client-ca
+complete -c sockserve -n __sockserve_before_address -l tls-alpn -x -d 'ALPN protocols the handler speaks, in order'  # --tls-alpn
 complete -c sockserve -n __sockserve_before_address -s v -l verbose -d 'log the listening address and every request'  # -v --verbose
 complete -c sockserve -n __sockserve_before_address -s q -l quiet -d 'log nothing after start-up'  # -q --quiet
 complete -c sockserve -n __sockserve_before_address -l log-format -x -a 'text json' -d 'text or json, one line per event (default:'  # --log-format

@@ -116,13 +116,13 @@ static void starved(struct ss_server *srv, int error)
 /* ---- opening: the connection before its handler may run ---- */
 
 /* The stages a connection may go through, in order. */
-enum opening_stage { OPENING_NONE, OPENING_PROXY };
+enum opening_stage { OPENING_NONE, OPENING_PROXY, OPENING_TLS };
 
 /* The time each stage has: a silent client holds a slot no longer. */
 #define OPENING_TIMEOUT_US 5000000
 
 /* What a stage's step found. */
-enum step { STEP_DONE, STEP_READ, STEP_FAIL };
+enum step { STEP_DONE, STEP_READ, STEP_WRITE, STEP_FAIL };
 
 static void on_opening(void *ctx, struct watch *w, uint32_t events);
 
@@ -152,19 +152,42 @@ static void opening_begin(struct ss_server *srv, struct request *req, enum openi
 }
 
 /* A connection that did not open: logged (rate-limited), counted as
- * rejected, closed.  Its peer is still the connection's own. */
+ * rejected, closed.  Its peer is the connection's own before a PROXY header,
+ * the header's client after. */
 static void opening_failed(struct ss_server *srv, struct request *req, const char *why)
 {
 	char from[ADDR_TEXT_MAX];
+	bool tls = req->opening == OPENING_TLS;
 
 	opening_end(srv, req);
 	srv->rejected++;
-	if (log_allowed(&srv->log, SS_LOG_ERROR, LOG_OPENING)) {
+	if (log_allowed(&srv->log, SS_LOG_ERROR, tls ? LOG_TLS : LOG_OPENING)) {
 		addr_format((struct sockaddr *)&req->peer, req->peer_len, from, sizeof(from));
-		log_event(&srv->log, SS_LOG_ERROR, "proxy_failed",
+		log_event(&srv->log, SS_LOG_ERROR, tls ? "tls_failed" : "proxy_failed",
 		          LOG_FIELDS(FSTR("remote", from), FSTR("error", why)), "%s: closed: %s", from, why);
 	}
 	request_release(srv, req);
+}
+
+/* TLS: one step of the handshake, as far as the connection lets it go. */
+static enum step tls_step(struct ss_server *srv, struct request *req, char *why, size_t size)
+{
+	switch (tls_handshake(req->tls, why, size)) {
+	case TLS_DONE:
+		if (log_enabled(&srv->log, SS_LOG_DEBUG)) {
+			char from[ADDR_TEXT_MAX], what[96];
+			addr_format((struct sockaddr *)&req->peer, req->peer_len, from, sizeof(from));
+			tls_summary(req->tls, what, sizeof(what));
+			log_event(&srv->log, SS_LOG_DEBUG, "tls_handshake",
+			          LOG_FIELDS(FSTR("remote", from), FSTR("tls", what)), "%s: TLS handshake done: %s", from,
+			          what);
+		}
+		return STEP_DONE;
+	case TLS_WANT_READ: return STEP_READ;
+	case TLS_WANT_WRITE: return STEP_WRITE;
+	case TLS_FAILED: break;
+	}
+	return STEP_FAIL;
 }
 
 /* --proxy-protocol: the header's addresses become the request's. */
@@ -213,6 +236,8 @@ static void run(struct ss_server *srv, struct request *req)
 {
 	request_take(srv, req);
 	srv->transport->describe(srv, req);
+	if (req->tls != NULL)
+		tls_describe(req->tls, &req->env);
 	log_event(&srv->log, SS_LOG_DEBUG, "received",
 	          LOG_FIELDS(FSTR("remote", req->remote), FINT("in_progress", srv->active_count),
 	                     FINT("limit", srv->limit)),
@@ -225,6 +250,7 @@ static void run(struct ss_server *srv, struct request *req)
 static void advance(struct ss_server *srv, struct request *req, uint32_t events)
 {
 	const char *why = NULL;
+	char reason[256];
 
 	if (req->opening == OPENING_PROXY) {
 		enum step s = proxy_step(srv, req, events, &why);
@@ -239,14 +265,38 @@ static void advance(struct ss_server *srv, struct request *req, uint32_t events)
 		}
 		opening_end(srv, req);
 	}
-	/* The server stopped taking requests while this one opened. */
-	if (srv->draining || requests_max_reached(srv)) {
-		request_release(srv, req);
-		return;
+	if (req->opening == OPENING_NONE) {
+		/* The server stopped taking requests while this one opened. */
+		if (srv->draining || requests_max_reached(srv)) {
+			request_release(srv, req);
+			return;
+		}
+		if (!admitted(srv, req)) {
+			request_release(srv, req); /* closes a connection */
+			return;
+		}
+		/* TLS only for clients that are let in. */
+		if (srv->tls != NULL) {
+			req->tls = tls_conn_new(srv->tls, req->fd);
+			opening_begin(srv, req, OPENING_TLS);
+			if (req->tls == NULL) {
+				opening_failed(srv, req, "out of memory for a TLS connection");
+				return;
+			}
+		}
 	}
-	if (!admitted(srv, req)) {
-		request_release(srv, req); /* closes a connection */
-		return;
+	if (req->opening == OPENING_TLS) {
+		enum step s = tls_step(srv, req, reason, sizeof(reason));
+		if (s == STEP_FAIL) {
+			opening_failed(srv, req, reason);
+			return;
+		}
+		if (s != STEP_DONE) {
+			if (loop_set(&srv->loop, &req->opening_watch, s == STEP_READ ? EPOLLIN : EPOLLOUT) < 0)
+				opening_failed(srv, req, strerror(errno));
+			return;
+		}
+		opening_end(srv, req);
 	}
 	run(srv, req);
 }
@@ -263,7 +313,7 @@ int64_t accept_deadlines(struct ss_server *srv, int64_t now)
 		if (req->opening_deadline > now)
 			return req->opening_deadline;
 		opening_failed(srv, req, req->opening == OPENING_PROXY ? "no PROXY header within 5 s"
-		                                                       : "did not open within 5 s");
+		                                                       : "no TLS handshake within 5 s");
 	}
 	return INT64_MAX;
 }

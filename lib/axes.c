@@ -7,7 +7,7 @@
 #include "axes.h"
 
 extern const struct transport transport_inet, transport_unix;
-extern const struct handler handler_stream, handler_dgram, handler_wait_stream, handler_wait_dgram;
+extern const struct handler handler_stream, handler_dgram, handler_wait_stream, handler_wait_dgram, handler_tls;
 extern const struct mode mode_sync, mode_fork, mode_thread;
 
 const struct mode *mode_for(enum ss_mode mode)
@@ -31,8 +31,10 @@ const struct transport *transport_for(int family)
 	return NULL;
 }
 
-const struct handler *handler_for(int socktype, bool wait)
+const struct handler *handler_for(int socktype, bool wait, bool tls)
 {
+	if (tls)
+		return socktype == SOCK_STREAM && !wait ? &handler_tls : NULL;
 	switch (socktype) {
 	case SOCK_STREAM:
 	case SOCK_SEQPACKET: return wait ? &handler_wait_stream : &handler_stream;

@@ -120,7 +120,7 @@ struct mode {
 
 /* The registry: NULL when there is none of that kind. */
 const struct transport *transport_for(int family);
-const struct handler *handler_for(int socktype, bool wait);
+const struct handler *handler_for(int socktype, bool wait, bool tls);
 const struct mode *mode_for(enum ss_mode mode);
 
 #endif

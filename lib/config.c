@@ -163,6 +163,16 @@ int config_check(const struct ss_config *cfg, struct ss_config *resolved, struct
 		             cfg->wait ? "--wait, which gives the socket to one COMMAND,"
 		             : cfg->max_requests != SS_UNSET ? "--max-requests (or --once), a count of one server's,"
 		                                             : "--idle-timeout, one server's idleness,");
+	if ((cfg->tls_cert != NULL) != (cfg->tls_key != NULL))
+		return usage(err, "%s needs %s", cfg->tls_cert != NULL ? "--tls-cert" : "--tls-key",
+		             cfg->tls_cert != NULL ? "--tls-key" : "--tls-cert");
+	if (cfg->tls && cfg->tls_cert != NULL)
+		return usage(err, "--tls makes a throw-away certificate: it contradicts --tls-cert");
+	if ((cfg->tls_client_ca != NULL || cfg->tls_alpn != NULL) && !cfg->tls && cfg->tls_cert == NULL)
+		return usage(err, "%s needs TLS: --tls, or --tls-cert and --tls-key",
+		             cfg->tls_client_ca != NULL ? "--tls-client-ca" : "--tls-alpn");
+	if (cfg->wait && (cfg->tls || cfg->tls_cert != NULL))
+		return usage(err, "--wait hands the socket itself to COMMAND: TLS cannot apply");
 	if (cfg->wait && cfg->proxy_protocol)
 		return usage(err, "--wait hands the socket itself to COMMAND, which reads its own connections: "
 		             "--proxy-protocol cannot apply");
@@ -172,7 +182,7 @@ int config_check(const struct ss_config *cfg, struct ss_config *resolved, struct
 	if (form == ADDR_HANDED && check_handed(cfg, &family, &socktype, err) < 0)
 		return -1;
 	const struct transport *transport = transport_for(family);
-	if (handler_for(socktype, cfg->wait) == NULL)
+	if (handler_for(socktype, cfg->wait, false) == NULL)
 		return usage(err, "--type=%s is not supported", addr_type_name(socktype));
 	if (transport == NULL)
 		return usage(err, "%s is not supported", form == ADDR_HANDED ? address : want);
@@ -199,12 +209,14 @@ int config_check(const struct ss_config *cfg, struct ss_config *resolved, struct
 		return usage(err, "--socket-mode needs a unix socket path, not %s", address);
 	/* Options that do not apply to the socket's family or type, one rule:
 	 * name the option, what it is for, and what the socket is. */
-	const struct handler *h = handler_for(socktype, false);
+	const struct handler *h = handler_for(socktype, false, false);
 	const char *what = NULL, *option = NULL;
 	if (cfg->nodelay && !(transport->client_ips && h->connections))
 		option = "--nodelay", what = "TCP sockets";
 	else if (cfg->proxy_protocol && !(transport->client_ips && socktype == SOCK_STREAM))
 		option = "--proxy-protocol", what = "TCP sockets";
+	else if ((cfg->tls || cfg->tls_cert != NULL) && socktype != SOCK_STREAM)
+		option = cfg->tls ? "--tls" : "--tls-cert", what = "stream sockets";
 	else if (cfg->max_packet != SS_UNSET && (h->connections || cfg->wait))
 		option = "--max-packet", what = "datagram sockets (--type=dgram) without --wait";
 	else if (cfg->empty_reply && h->connections)

@@ -23,7 +23,8 @@ static bool is_connection_variable(const char *entry)
 	if (handed_variable(entry))
 		return true;
 	static const char *const prefixes[] = { "TCPLOCAL", "TCPREMOTE", "UDPLOCAL", "UDPREMOTE",
-	                                        "UNIXLOCAL", "UNIXREMOTE" };
+	                                        "UNIXLOCAL", "UNIXREMOTE", "SSL_PROTOCOL=", "SSL_CIPHER=",
+	                                        "SSL_SERVER_NAME=", "SSL_ALPN=", "SSL_CLIENT_S_DN=" };
 	if (strncmp(entry, "PROTO=", 6) == 0)
 		return true;
 	for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)

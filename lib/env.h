@@ -13,8 +13,8 @@
 #include <stddef.h>
 
 /* Per-request connection variables: at most this many, in this much text. */
-#define ENV_REQUEST_VARS 8
-#define ENV_REQUEST_TEXT 768
+#define ENV_REQUEST_VARS 12
+#define ENV_REQUEST_TEXT 1536
 
 struct env_template {
 	char **vars;        /* sockserve's environment less the UCSPI names */

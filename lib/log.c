@@ -30,7 +30,8 @@
 #define LOST_RETRY_US 1000000
 #define SECOND_US 1000000
 
-static const char *const kind_names[LOG_KINDS] = { "dropped", "rejected", "spawn_failed", "send_failed", "proxy_failed" };
+static const char *const kind_names[LOG_KINDS] = { "dropped", "rejected", "spawn_failed", "send_failed", "proxy_failed",
+                                                       "tls_failed" };
 static const char *const level_names[] = { "error", "info", "debug" };
 
 struct line {

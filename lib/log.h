@@ -16,7 +16,7 @@
 
 /* Kinds of per-request error line: at most LOG_LIMIT_PER_SECOND of each a
  * second, then one line with the number suppressed. */
-enum log_kind { LOG_DROPPED, LOG_REJECTED, LOG_SPAWN_FAILED, LOG_SEND_FAILED, LOG_OPENING, LOG_KINDS };
+enum log_kind { LOG_DROPPED, LOG_REJECTED, LOG_SPAWN_FAILED, LOG_SEND_FAILED, LOG_OPENING, LOG_TLS, LOG_KINDS };
 #define LOG_LIMIT_PER_SECOND 10
 
 struct log_limit {

@@ -13,6 +13,7 @@
 #include "env.h"
 #include "loop.h"
 #include "proxy.h"
+#include "tls.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -46,6 +47,7 @@ struct request {
 	struct watch opening_watch;
 	int64_t opening_deadline;
 	struct proxy_reader proxy;  /* --proxy-protocol */
+	struct tls_conn *tls;       /* TLS: from the handshake until the handler's end */
 	void *handler_ctx;          /* the handler's state for this slot */
 	void *mode_ctx;             /* the mode's */
 	struct env_block env;

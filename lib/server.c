@@ -46,7 +46,7 @@ static int hold_standard_fds(void)
 static int build_axes(struct ss_server *srv, struct ss_error *err)
 {
 	srv->transport = transport_for(srv->addr.family);
-	srv->handler = handler_for(srv->cfg.socktype, srv->cfg.wait);
+	srv->handler = handler_for(srv->cfg.socktype, srv->cfg.wait, srv->cfg.tls || srv->cfg.tls_cert != NULL);
 	srv->mode = mode_for(srv->cfg.mode);
 	srv->proto = srv->transport->proto != NULL ? srv->transport->proto : srv->handler->var_prefix;
 	srv->transport_ctx = calloc(1, srv->transport->ctx_size);
@@ -94,6 +94,14 @@ struct ss_server *ss_server_new(const struct ss_config *cfg, struct ss_error *er
 	    spawn_plan_init(&srv->plan, cfg, err) < 0 || requests_init(srv, err) < 0 ||
 	    env_template_init(&srv->env, cfg->no_env, err) < 0)
 		goto fail;
+	/* Read before privileges are dropped: a key may be root's alone. */
+	if (cfg->tls || cfg->tls_cert != NULL) {
+		struct tls_options o = { .cert = cfg->tls_cert, .key = cfg->tls_key, .client_ca = cfg->tls_client_ca,
+		                         .alpn = cfg->tls_alpn };
+		srv->tls = tls_server_new(&o, srv->tls_fingerprint, sizeof(srv->tls_fingerprint), err);
+		if (srv->tls == NULL)
+			goto fail;
+	}
 	if ((cfg->max_per_ip != SS_UNSET && ip_counts_init(&srv->per_ip, srv->limit) < 0) ||
 	    (cfg->rate_count != SS_UNSET && rate_init(&srv->rate, cfg->rate_count, cfg->rate_ms) < 0)) {
 		ss_error_set(err, SS_ERR_START, "out of memory");
@@ -241,6 +249,23 @@ static int open_socket(struct ss_server *srv, struct ss_error *err)
 	return socket_ready(srv, false, err);
 }
 
+/* TLS's certificate, and how the plaintext reaches the handler.  A
+ * throw-away certificate's fingerprint is written whatever the level: it is
+ * what a client is to check. */
+static void log_tls(struct ss_server *srv)
+{
+	const struct ss_config *cfg = &srv->cfg;
+	bool ktls = tls_kernel_offers_ktls();
+
+	log_event(&srv->log, cfg->tls ? SS_LOG_ALWAYS : SS_LOG_INFO, "tls",
+	          LOG_FIELDS(FSTR("certificate", cfg->tls ? "throw-away" : cfg->tls_cert),
+	                     FSTR("sha256", srv->tls_fingerprint), FSTR("path", "relay"), FINT("ktls", ktls)),
+	          "TLS with %s%s, SHA-256 fingerprint %s; sockserve relays the plaintext (%s)",
+	          cfg->tls ? "a throw-away self-signed certificate" : "the certificate ",
+	          cfg->tls ? "" : cfg->tls_cert, srv->tls_fingerprint,
+	          ktls ? "the kernel offers kTLS, which sockserve does not use yet" : "the kernel offers no kTLS");
+}
+
 int ss_server_listen(struct ss_server *srv, struct ss_error *err)
 {
 	const struct ss_config *cfg = &srv->cfg;
@@ -272,6 +297,8 @@ int ss_server_listen(struct ss_server *srv, struct ss_error *err)
 	                     FINT("workers", workers)),
 	          "listening on %s (%s, %s mode, up to %u at once%s)", srv->addr_text,
 	          addr_type_name(cfg->socktype), srv->mode->name, srv->limit, several);
+	if (srv->tls != NULL)
+		log_tls(srv);
 	return 0;
 }
 
@@ -531,6 +558,7 @@ void ss_server_free(struct ss_server *srv)
 	rate_free(&srv->rate);
 	acl_free(&srv->acl);
 	identity_free(&srv->identity);
+	tls_server_free(srv->tls);
 	if (srv->pidfile != NULL && pidfile_remove(srv->pidfile) < 0)
 		log_msg(&srv->log, SS_LOG_ERROR, "cleanup", "cannot remove the pid file %s: %s", srv->cfg.pidfile,
 		        strerror(errno));

@@ -16,6 +16,7 @@
 #include "privileges.h"
 #include "request.h"
 #include "spawn.h"
+#include "tls.h"
 
 #include <bsd/libutil.h>
 
@@ -54,6 +55,8 @@ struct ss_server {
 	struct rate_table rate;       /* --rate */
 	struct acl acl;               /* --allow, --deny */
 	struct identity identity;     /* --user, --group */
+	struct tls_server *tls;       /* TLS: the context (NULL: plain connections) */
+	char tls_fingerprint[100];    /* its certificate's SHA-256 */
 	struct pidfh *pidfile;        /* --pidfile, held while serving */
 	int64_t accept_paused_until;  /* descriptor exhaustion back-off */
 	struct request *deferred, *deferred_tail; /* waiting to spawn again */

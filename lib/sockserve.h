@@ -73,6 +73,12 @@ struct ss_config {
 	bool empty_reply;
 	bool wait;             /* --wait: hand the listening socket itself to COMMAND */
 	bool proxy_protocol;   /* connections start with a PROXY protocol header */
+	bool tls;              /* stream connections are TLS (a throw-away certificate
+	                          unless tls_cert) */
+	const char *tls_cert;  /* PEM certificate (chain) and key */
+	const char *tls_key;
+	const char *tls_client_ca; /* client certificates required, verified by these CAs */
+	const char *tls_alpn;  /* ALPN protocols the handler speaks, comma-separated */
 	bool shell;            /* argv[0] is a string for /bin/sh -c */
 	char *const *argv;     /* COMMAND and its arguments, NULL-terminated */
 	enum ss_stderr stderr_to;

@@ -319,7 +319,7 @@ static int spawn_child(void *arg)
 
 	/* A process group of its own, so that a timeout or a drain reaches
 	 * whatever the handler starts (the parent makes it too: see below). */
-	if ((rc = sys4(SYS_setpgid, 0, 0, 0, 0)) < 0)
+	if (!plan->same_group && (rc = sys4(SYS_setpgid, 0, 0, 0, 0)) < 0)
 		goto fail;
 	/* Every descriptor of sockserve is close-on-exec and fds 0-2 are always
 	 * open, so the sources here are >= 3 and need no reordering. */

@@ -20,6 +20,7 @@ struct spawn_plan {
 	int nignored;
 	int fd_limit;       /* where closing inherited fds may stop (no close_range) */
 	bool wait_for_exec; /* spawn as vfork does, even where it need not */
+	bool same_group;    /* stay in the caller's process group (a TLS relay's) */
 	enum ss_stderr stderr_to;
 	int null_fd;        /* /dev/null, for --stderr=null */
 };

@@ -45,6 +45,10 @@ systemd-socket-activate --datagram -l 127.0.0.1:8080 sockserve systemd -- ./hell
 sockserve --workers 4 -c 160 127.0.0.1:8080 -- ./handler|stream|^handler ok$
 sockserve --reuse-port --pidfile /run/app.\$i.pid 8080 -- ./handler &|not runnable|a line of a shell loop; workers.bats runs two --reuse-port instances on one port
 sockserve --proxy-protocol 10.0.0.11:8080 -- ./handler|not runnable|binds a balancer's network, never loopback; proxy.bats runs --proxy-protocol behind a real HAProxy
+sockserve --tls 127.0.0.1:8443 -- ./http-handler|not runnable|needs a TLS client: tls.bats runs --tls with openssl s_client, curl and a Python client
+sockserve --tls-cert cert.pem --tls-key key.pem --tls-alpn http/1.1 0.0.0.0:443 -- ./http-handler|not runnable|binds port 443 on every address, with a certificate of its own: tls.bats runs --tls-cert with curl --cacert
+sockserve --tls-cert cert.pem --tls-key key.pem --tls-client-ca clients.pem 127.0.0.1:9993 -- ./whoami|not runnable|needs a PKI: tls.bats makes one and tests --tls-client-ca
+sockserve --tls -s 127.0.0.1:8443 'sed -n "/^\r*\$/q"; printf "HTTP/1.0 200 OK\r\n\r\nhello over %s\n" "\$SSL_PROTOCOL"'|not runnable|needs an HTTPS client: tls.bats runs this handler with curl -k
 EOF_TABLE
 }
 

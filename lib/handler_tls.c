@@ -1,0 +1,198 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * The TLS stream handler: the connection is TLS (its handshake is done by
+ * the event loop, accept.c, before this runs), and the command reads and
+ * writes plaintext through two pipes, its fd 0 and 1, which a relay joins to
+ * the connection (tls.c).
+ *
+ * Where the relay runs depends on the mode.  In thread mode the request's
+ * worker thread relays, then reaps the handler.  In sync and fork modes a
+ * relay process is forked per connection (the event loop never waits on a
+ * connection): it starts the command in its own process group, relays until
+ * the command's output has ended and gone to the client, waits for the
+ * command, and exits as the command did, so that the event loop sees the
+ * handler's own status, and --timeout or a drain, signalling the group,
+ * reaches the command and the relay together.
+ */
+#include "server.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* A slot's state in thread mode: our ends of the command's pipes. */
+struct tls_pipes {
+	int to, from;
+};
+
+extern const struct handler handler_stream;
+
+/* Connections are accepted as plain ones are. */
+static enum receive tls_receive(struct ss_server *srv, struct request *req)
+{
+	return handler_stream.receive(srv, req);
+}
+
+/* The command's stdin and stdout: p[0] its stdin, p[1] ours to write it;
+ * p[2] ours to read its stdout, p[3] its stdout. */
+static int make_pipes(int p[4])
+{
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return errno;
+	if (pipe2(p + 2, O_CLOEXEC) < 0) {
+		int e = errno;
+		close(p[0]);
+		close(p[1]);
+		return e;
+	}
+	return 0;
+}
+
+/* Close every descriptor but keep[0..n): a relay process holds no other
+ * connection open (a client must see its end of file when its own relay
+ * shuts it, not when the last relay forked after it ends). */
+static void close_all_but(const int *keep, int n)
+{
+	int lo = 3;
+
+	for (;;) {
+		int next = -1;
+		for (int i = 0; i < n; i++)
+			if (keep[i] >= lo && (next < 0 || keep[i] < next))
+				next = keep[i];
+		if (next < 0) {
+			close_range((unsigned)lo, ~0U, 0);
+			return;
+		}
+		if (next > lo)
+			close_range((unsigned)lo, (unsigned)next - 1, 0);
+		lo = next + 1;
+	}
+}
+
+/* The relay process: never returns. */
+__attribute__((noreturn)) static void relay_process(struct ss_server *srv, struct request *req)
+{
+	struct spawn_plan plan = srv->plan;
+	int keep[2] = { req->fd, srv->log.fd }, p[4], wstatus = 0, rc;
+	sigset_t none;
+	pid_t pid;
+
+	/* The event loop's signal handling is not the relay's: a --timeout's
+	 * SIGTERM ends it (and the command, in its group) as it would the
+	 * command alone. */
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGINT, SIG_DFL);
+	signal(SIGHUP, SIG_DFL);
+	signal(SIGUSR1, SIG_DFL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	setpgid(0, 0);
+	close_all_but(keep, 2);
+	plan.same_group = true;
+	plan.wait_for_exec = true;
+	if ((rc = make_pipes(p)) == 0)
+		rc = spawn_handler(&plan, p[0], p[3], p[3], req->env.envp, NULL, &pid);
+	if (rc != 0) {
+		log_event(&srv->log, SS_LOG_ERROR, "spawn_failed",
+		          LOG_FIELDS(FSTR("remote", req->remote), FSTR("error", strerror(rc))),
+		          "%s: cannot run handler %s: %s", req->remote,
+		          plan.script != NULL ? plan.script : plan.path, strerror(rc));
+		_exit(127);
+	}
+	close(p[0]);
+	close(p[3]);
+	tls_relay(req->tls, p[1], p[2]);
+	close(p[2]);
+	while (waitpid(pid, &wstatus, 0) < 0 && errno == EINTR)
+		;
+	tls_conn_free(req->tls);
+	close(req->fd);
+	if (WIFSIGNALED(wstatus)) {
+		/* die as the command did, for the event loop's log */
+		signal(WTERMSIG(wstatus), SIG_DFL);
+		raise(WTERMSIG(wstatus));
+		_exit(128 + WTERMSIG(wstatus));
+	}
+	_exit(WEXITSTATUS(wstatus));
+}
+
+static int tls_spawn(struct ss_server *srv, struct request *req, struct spawn_child *async, pid_t *pid)
+{
+	if (async == NULL) {
+		/* thread mode: the command now, the relay in tls_pump */
+		struct tls_pipes *t = req->handler_ctx;
+		int p[4], rc;
+		if (t == NULL && (t = req->handler_ctx = calloc(1, sizeof(*t))) == NULL)
+			return ENOMEM;
+		if ((rc = make_pipes(p)) != 0)
+			return rc;
+		rc = spawn_handler(&srv->plan, p[0], p[3], p[3], req->env.envp, NULL, pid);
+		close(p[0]);
+		close(p[3]);
+		if (rc != 0) {
+			close(p[1]);
+			close(p[2]);
+			return rc;
+		}
+		t->to = p[1];
+		t->from = p[2];
+		return 0;
+	}
+	pid_t child = fork();
+	if (child < 0)
+		return errno;
+	if (child == 0)
+		relay_process(srv, req);
+	setpgid(child, child);
+	*pid = child;
+	/* The relay has the connection now. */
+	tls_conn_free(req->tls);
+	req->tls = NULL;
+	close(req->fd);
+	req->fd = -1;
+	return 0;
+}
+
+static void tls_pump(struct ss_server *srv, struct request *req, pid_t pid)
+{
+	struct tls_pipes *t = req->handler_ctx;
+
+	(void)srv;
+	(void)pid;
+	tls_relay(req->tls, t->to, t->from); /* closes t->to */
+	close(t->from);
+	t->to = t->from = -1;
+}
+
+static void tls_finish(struct ss_server *srv, struct request *req)
+{
+	(void)srv;
+	tls_conn_free(req->tls);
+	req->tls = NULL;
+	if (req->fd >= 0)
+		close(req->fd);
+	req->fd = -1;
+}
+
+static void tls_slot_close(struct ss_server *srv, struct request *req)
+{
+	(void)srv;
+	free(req->handler_ctx);
+	req->handler_ctx = NULL;
+}
+
+const struct handler handler_tls = {
+	.name = "tls",
+	.var_prefix = "TCP",
+	.connections = true,
+	.slot_close = tls_slot_close,
+	.receive = tls_receive,
+	.spawn = tls_spawn,
+	.pump = tls_pump,
+	.finish = tls_finish,
+};

@@ -1,0 +1,485 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * TLS over OpenSSL 3: TLS 1.2 and later only; ALPN passed through (the
+ * client's first protocol is taken, and the handler told which); client
+ * certificates required and verified with --tls-client-ca.
+ */
+#include "tls.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/err.h>
+#include <openssl/rand.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tls_openssl.h"
+
+struct tls_server {
+	SSL_CTX *ctx;
+	unsigned char alpn[256];     /* the handler's protocols, in the wire form */
+	unsigned int alpn_len;
+};
+
+struct tls_conn {
+	SSL *ssl;
+	int fd;
+};
+
+/* The reason OpenSSL gives for what just failed, or fallback. */
+static const char *openssl_reason(const char *fallback)
+{
+	unsigned long e = ERR_peek_last_error();
+	const char *r = e != 0 ? ERR_reason_error_string(e) : NULL;
+
+	return r != NULL ? r : fallback;
+}
+
+/* ALPN: of the protocols the client offers, the first that the handler
+ * speaks (--tls-alpn); none: no protocol is agreed, which clients take as
+ * their default (HTTP/1.1 for curl). */
+static int select_alpn(SSL *ssl, const unsigned char **out, unsigned char *outlen, const unsigned char *in,
+                       unsigned int inlen, void *arg)
+{
+	const struct tls_server *t = arg;
+	unsigned char *chosen = NULL;
+
+	(void)ssl;
+	if (SSL_select_next_proto(&chosen, outlen, in, inlen, t->alpn, t->alpn_len) != OPENSSL_NPN_NEGOTIATED)
+		return SSL_TLSEXT_ERR_NOACK;
+	*out = chosen;
+	return SSL_TLSEXT_ERR_OK;
+}
+
+/* "h2,http/1.1" in the wire form: each name after its length. */
+static int alpn_wire(struct tls_server *t, const char *list, struct ss_error *err)
+{
+	const char *p = list;
+
+	while (*p != '\0') {
+		size_t n = strcspn(p, ",");
+		if (n == 0 || n > 255 || t->alpn_len + 1 + n > sizeof(t->alpn)) {
+			ss_error_set(err, SS_ERR_USAGE, "--tls-alpn '%s': protocol names are 1 to 255 bytes, "
+			             "separated by commas, 255 bytes in all", list);
+			return -1;
+		}
+		t->alpn[t->alpn_len++] = (unsigned char)n;
+		memcpy(t->alpn + t->alpn_len, p, n);
+		t->alpn_len += (unsigned int)n;
+		p += n;
+		if (*p == ',')
+			p++;
+	}
+	return 0;
+}
+
+/* A self-signed certificate for localhost, 127.0.0.1 and ::1, on a new
+ * P-256 key, valid from an hour ago for 30 days. */
+static int throwaway(SSL_CTX *ctx, struct ss_error *err)
+{
+	EVP_PKEY *key = EVP_EC_gen("P-256");
+	X509 *x = X509_new();
+	X509V3_CTX v3;
+	X509_EXTENSION *san = NULL;
+	unsigned char serial[16];
+	int ok = 0;
+
+	if (key == NULL || x == NULL || RAND_bytes(serial, sizeof(serial)) != 1)
+		goto out;
+	serial[0] &= 0x7f;
+	BIGNUM *bn = BN_bin2bn(serial, sizeof(serial), NULL);
+	ok = bn != NULL && BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) != NULL;
+	BN_free(bn);
+	X509_NAME *name = X509_get_subject_name(x);
+	ok = ok && X509_set_version(x, 2) &&
+	     X509_gmtime_adj(X509_getm_notBefore(x), -3600) && X509_gmtime_adj(X509_getm_notAfter(x), 30L * 86400) &&
+	     X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"localhost", -1, -1, 0) &&
+	     X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, (const unsigned char *)"sockserve --tls", -1, -1,
+	                                0) &&
+	     X509_set_issuer_name(x, name) && X509_set_pubkey(x, key);
+	if (ok) {
+		X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
+		san = X509V3_EXT_conf_nid(NULL, &v3, NID_subject_alt_name, "DNS:localhost,IP:127.0.0.1,IP:::1");
+		ok = san != NULL && X509_add_ext(x, san, -1) && X509_sign(x, key, EVP_sha256()) > 0 &&
+		     SSL_CTX_use_certificate(ctx, x) == 1 && SSL_CTX_use_PrivateKey(ctx, key) == 1;
+	}
+out:
+	if (!ok)
+		ss_error_set(err, SS_ERR_START, "cannot make a throw-away certificate: %s",
+		             openssl_reason("out of memory"));
+	X509_EXTENSION_free(san);
+	X509_free(x);
+	EVP_PKEY_free(key);
+	return ok ? 0 : -1;
+}
+
+static int load_files(SSL_CTX *ctx, const struct tls_options *o, struct ss_error *err)
+{
+	if (SSL_CTX_use_certificate_chain_file(ctx, o->cert) != 1) {
+		ss_error_set(err, SS_ERR_START, "cannot use the certificate %s: %s", o->cert,
+		             openssl_reason("not a PEM certificate"));
+		return -1;
+	}
+	if (SSL_CTX_use_PrivateKey_file(ctx, o->key, SSL_FILETYPE_PEM) != 1) {
+		if (ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH)
+			ss_error_set(err, SS_ERR_START, "the key %s is not the certificate %s's", o->key, o->cert);
+		else
+			ss_error_set(err, SS_ERR_START, "cannot use the key %s: %s", o->key,
+			             openssl_reason("not a PEM private key"));
+		return -1;
+	}
+	if (SSL_CTX_check_private_key(ctx) != 1) {
+		ss_error_set(err, SS_ERR_START, "the key %s is not the certificate %s's", o->key, o->cert);
+		return -1;
+	}
+	return 0;
+}
+
+static int load_client_ca(SSL_CTX *ctx, const char *file, struct ss_error *err)
+{
+	STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(file);
+
+	if (names == NULL || SSL_CTX_load_verify_locations(ctx, file, NULL) != 1) {
+		sk_X509_NAME_pop_free(names, X509_NAME_free);
+		ss_error_set(err, SS_ERR_START, "cannot use the client CA %s: %s", file,
+		             openssl_reason("no PEM certificate in it"));
+		return -1;
+	}
+	SSL_CTX_set_client_CA_list(ctx, names);
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+	return 0;
+}
+
+static void fingerprint_of(SSL_CTX *ctx, char *buf, size_t size)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
+	X509 *x = SSL_CTX_get0_certificate(ctx);
+	size_t at = 0;
+
+	buf[0] = '\0';
+	if (x == NULL || X509_digest(x, EVP_sha256(), md, &n) != 1)
+		return;
+	for (unsigned int i = 0; i < n && at + 4 <= size; i++)
+		at += (size_t)snprintf(buf + at, size - at, i ? ":%02X" : "%02X", md[i]);
+}
+
+struct tls_server *tls_server_new(const struct tls_options *o, char *fingerprint, size_t size,
+                                  struct ss_error *err)
+{
+	struct tls_server *t;
+
+	if (tls_load(err) < 0)
+		return NULL;
+	t = calloc(1, sizeof(*t));
+	if (t == NULL || (t->ctx = SSL_CTX_new(TLS_server_method())) == NULL) {
+		ss_error_set(err, SS_ERR_START, "cannot set up TLS: %s", openssl_reason("out of memory"));
+		free(t);
+		return NULL;
+	}
+	SSL_CTX_set_min_proto_version(t->ctx, TLS1_2_VERSION);
+	/* The relay writes what it has: partial writes, from a buffer that
+	 * may have moved on. */
+	SSL_CTX_set_mode(t->ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	/* A client that closes without close_notify has ended its input, as
+	 * a plain connection would: the handler sees end of file, and the
+	 * answer still goes back. */
+	SSL_CTX_set_options(t->ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
+	if (o->alpn != NULL) {
+		if (alpn_wire(t, o->alpn, err) < 0) {
+			tls_server_free(t);
+			return NULL;
+		}
+		SSL_CTX_set_alpn_select_cb(t->ctx, select_alpn, t);
+	}
+	if ((o->cert != NULL ? load_files(t->ctx, o, err) : throwaway(t->ctx, err)) < 0 ||
+	    (o->client_ca != NULL && load_client_ca(t->ctx, o->client_ca, err) < 0)) {
+		tls_server_free(t);
+		return NULL;
+	}
+	fingerprint_of(t->ctx, fingerprint, size);
+	return t;
+}
+
+void tls_server_free(struct tls_server *t)
+{
+	if (t == NULL)
+		return;
+	SSL_CTX_free(t->ctx);
+	free(t);
+}
+
+bool tls_kernel_offers_ktls(void)
+{
+	char buf[256];
+	FILE *f = fopen("/proc/sys/net/ipv4/tcp_available_ulp", "re");
+	bool found = false;
+
+	if (f == NULL)
+		return false;
+	if (fgets(buf, sizeof(buf), f) != NULL)
+		for (char *w = strtok(buf, " \n"); w != NULL && !found; w = strtok(NULL, " \n"))
+			found = strcmp(w, "tls") == 0;
+	fclose(f);
+	return found;
+}
+
+struct tls_conn *tls_conn_new(struct tls_server *t, int fd)
+{
+	struct tls_conn *c = calloc(1, sizeof(*c));
+	int flags = fcntl(fd, F_GETFL);
+
+	if (c == NULL || flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0 ||
+	    (c->ssl = SSL_new(t->ctx)) == NULL || SSL_set_fd(c->ssl, fd) != 1) {
+		tls_conn_free(c);
+		return NULL;
+	}
+	c->fd = fd;
+	return c;
+}
+
+void tls_conn_free(struct tls_conn *c)
+{
+	if (c == NULL)
+		return;
+	SSL_free(c->ssl);
+	free(c);
+}
+
+enum tls_step tls_handshake(struct tls_conn *c, char *why, size_t size)
+{
+	ERR_clear_error();
+	int rc = SSL_accept(c->ssl);
+	if (rc == 1)
+		return TLS_DONE;
+	int e = SSL_get_error(c->ssl, rc);
+	if (e == SSL_ERROR_WANT_READ)
+		return TLS_WANT_READ;
+	if (e == SSL_ERROR_WANT_WRITE)
+		return TLS_WANT_WRITE;
+	long verify = SSL_get_verify_result(c->ssl);
+	if (verify != X509_V_OK)
+		snprintf(why, size, "the client certificate was refused: %s", X509_verify_cert_error_string(verify));
+	else if (e == SSL_ERROR_SSL)
+		snprintf(why, size, "TLS handshake failed: %s", openssl_reason("a protocol error"));
+	else if (rc == 0 || errno == 0 || errno == ECONNRESET || errno == EPIPE)
+		snprintf(why, size, "the client closed the connection during the TLS handshake");
+	else
+		snprintf(why, size, "TLS handshake failed: %s", strerror(errno));
+	ERR_clear_error();
+	return TLS_FAILED;
+}
+
+void tls_describe(const struct tls_conn *c, struct env_block *env)
+{
+	const char *sni = SSL_get_servername(c->ssl, TLSEXT_NAMETYPE_host_name);
+	const unsigned char *alpn = NULL;
+	unsigned int alpn_len = 0;
+	X509 *peer = SSL_get0_peer_certificate(c->ssl);
+
+	env_add(env, "SSL_PROTOCOL", "%s", SSL_get_version(c->ssl));
+	env_add(env, "SSL_CIPHER", "%s", SSL_get_cipher_name(c->ssl));
+	if (sni != NULL)
+		env_add(env, "SSL_SERVER_NAME", "%s", sni);
+	SSL_get0_alpn_selected(c->ssl, &alpn, &alpn_len);
+	if (alpn_len > 0)
+		env_add(env, "SSL_ALPN", "%.*s", (int)alpn_len, (const char *)alpn);
+	if (peer != NULL) {
+		char dn[512] = "";
+		BIO *b = BIO_new(BIO_s_mem());
+		if (b != NULL && X509_NAME_print_ex(b, X509_get_subject_name(peer), 0, XN_FLAG_RFC2253) >= 0) {
+			int n = BIO_read(b, dn, sizeof(dn) - 1);
+			dn[n > 0 ? n : 0] = '\0';
+		}
+		BIO_free(b);
+		env_add(env, "SSL_CLIENT_S_DN", "%s", dn);
+	}
+}
+
+void tls_summary(const struct tls_conn *c, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s %s", SSL_get_version(c->ssl), SSL_get_cipher_name(c->ssl));
+}
+
+/* ---- the relay ---- */
+
+#define RELAY_BUF 16384
+
+struct relay {
+	struct tls_conn *c;
+	int to, from;                /* the handler's pipes; -1 once closed */
+	char in[RELAY_BUF];          /* from the client, for the handler */
+	size_t in_len, in_off;
+	char out[RELAY_BUF];         /* from the handler, for the client */
+	size_t out_len, out_off;
+	bool client_eof;             /* no more from the client */
+	bool handler_eof;            /* no more from the handler */
+	bool closed;                 /* close_notify sent (or the connection failed) */
+	short read_wants, write_wants; /* POLLIN/POLLOUT that SSL_read/SSL_write wait for */
+	bool failed;
+};
+
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+/* What an SSL call that did not complete waits for; 0 after an error. */
+static short ssl_wants(struct relay *r, int rc)
+{
+	int e = SSL_get_error(r->c->ssl, rc);
+
+	if (e == SSL_ERROR_WANT_READ)
+		return POLLIN;
+	if (e == SSL_ERROR_WANT_WRITE)
+		return POLLOUT;
+	return 0;
+}
+
+/* Client to handler; true if anything moved. */
+static bool client_to_handler(struct relay *r)
+{
+	bool moved = false;
+
+	if (r->in_off == r->in_len && !r->client_eof && r->to >= 0) {
+		ERR_clear_error();
+		int n = SSL_read(r->c->ssl, r->in, sizeof(r->in));
+		r->read_wants = 0;
+		if (n > 0) {
+			r->in_len = (size_t)n;
+			r->in_off = 0;
+			moved = true;
+		} else if ((r->read_wants = ssl_wants(r, n)) == 0) {
+			/* close_notify, a plain end of file, or a failure: the
+			 * handler's input ends here */
+			if (SSL_get_error(r->c->ssl, n) != SSL_ERROR_ZERO_RETURN && SSL_get_error(r->c->ssl, n) != SSL_ERROR_SYSCALL)
+				r->failed = true;
+			r->client_eof = true;
+			moved = true;
+		}
+	}
+	while (r->in_off < r->in_len && r->to >= 0) {
+		ssize_t n = write(r->to, r->in + r->in_off, r->in_len - r->in_off);
+		if (n > 0) {
+			r->in_off += (size_t)n;
+			moved = true;
+		} else if (n < 0 && errno == EINTR) {
+			continue;
+		} else if (n < 0 && errno == EAGAIN) {
+			break;
+		} else {
+			/* the handler closed its input: what the client sends goes nowhere */
+			close_fd(&r->to);
+			moved = true;
+		}
+	}
+	if (r->in_off == r->in_len && r->client_eof && r->to >= 0) {
+		close_fd(&r->to);
+		moved = true;
+	}
+	return moved;
+}
+
+/* Handler to client; true if anything moved. */
+static bool handler_to_client(struct relay *r)
+{
+	bool moved = false;
+
+	if (r->out_off == r->out_len && !r->handler_eof) {
+		ssize_t n = read(r->from, r->out, sizeof(r->out));
+		if (n > 0) {
+			r->out_len = (size_t)n;
+			r->out_off = 0;
+			moved = true;
+		} else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+			r->handler_eof = true;
+			moved = true;
+		}
+	}
+	if (r->out_off < r->out_len && !r->closed) {
+		ERR_clear_error();
+		int n = SSL_write(r->c->ssl, r->out + r->out_off, (int)(r->out_len - r->out_off));
+		r->write_wants = 0;
+		if (n > 0) {
+			r->out_off += (size_t)n;
+			moved = true;
+		} else if ((r->write_wants = ssl_wants(r, n)) == 0) {
+			r->failed = r->closed = true; /* the client is gone */
+			r->out_off = r->out_len;
+			moved = true;
+		}
+	} else if (r->out_off < r->out_len) {
+		r->out_off = r->out_len; /* nowhere to go */
+	}
+	if (r->handler_eof && r->out_off == r->out_len && !r->closed) {
+		ERR_clear_error();
+		int n = SSL_shutdown(r->c->ssl);
+		r->write_wants = 0;
+		if (n >= 0 || (r->write_wants = ssl_wants(r, n)) == 0) {
+			/* sent (or the client is gone): the client sees end of file */
+			shutdown(r->c->fd, SHUT_WR);
+			r->closed = true;
+			r->write_wants = 0;
+		}
+		moved = true;
+	}
+	return moved;
+}
+
+int tls_relay(struct tls_conn *c, int to_handler, int from_handler)
+{
+	static struct relay zero;
+	struct relay *r = malloc(sizeof(*r));
+	int flags;
+
+	if (r == NULL)
+		return -1;
+	*r = zero;
+	r->c = c;
+	r->to = to_handler;
+	r->from = from_handler;
+	/* Non-blocking everywhere: the loop below waits in poll alone. */
+	for (int i = 0; i < 3; i++) {
+		int fd = i == 0 ? c->fd : i == 1 ? to_handler : from_handler;
+		if ((flags = fcntl(fd, F_GETFL)) >= 0)
+			fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+	}
+	while (!r->closed) {
+		/* both directions, until neither moves */
+		for (bool moved = true; moved;) {
+			moved = client_to_handler(r);
+			moved = handler_to_client(r) || moved;
+		}
+		if (r->closed)
+			break;
+		struct pollfd p[3];
+		nfds_t n = 0;
+		short sock = 0;
+		if (r->in_off == r->in_len && !r->client_eof && r->to >= 0)
+			sock |= r->read_wants ? r->read_wants : POLLIN;
+		if (r->out_off < r->out_len || (r->handler_eof && !r->closed))
+			sock |= r->write_wants ? r->write_wants : POLLOUT;
+		if (sock != 0)
+			p[n++] = (struct pollfd){ .fd = c->fd, .events = sock };
+		if (r->to >= 0 && r->in_off < r->in_len)
+			p[n++] = (struct pollfd){ .fd = r->to, .events = POLLOUT };
+		if (!r->handler_eof && r->out_off == r->out_len)
+			p[n++] = (struct pollfd){ .fd = r->from, .events = POLLIN };
+		if (n == 0)
+			break;
+		if (poll(p, n, -1) < 0 && errno != EINTR)
+			break;
+	}
+	close_fd(&r->to);
+	int rc = r->failed ? -1 : 0;
+	free(r);
+	return rc;
+}

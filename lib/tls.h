@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * TLS (a leaf, over OpenSSL 3): the server's context (a certificate and key
+ * from files, or a throw-away self-signed one), a connection's handshake one
+ * non-blocking step at a time, the variables it gives the handler, and the
+ * relay between the connection and the handler's plaintext pipes.
+ */
+#ifndef SS_TLS_H
+#define SS_TLS_H
+
+#include "env.h"
+#include "error.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct tls_server;   /* the server's context */
+struct tls_conn;     /* one connection */
+
+struct tls_options {
+	const char *cert, *key;   /* PEM files; both NULL: a throw-away certificate */
+	const char *client_ca;    /* PEM: client certificates required, verified by it */
+	const char *alpn;         /* the handler's ALPN protocols, comma-separated (NULL: none) */
+};
+
+/* Make the context; fingerprint gets the certificate's SHA-256 (hex pairs
+ * with colons, as openssl x509 -fingerprint prints it). */
+struct tls_server *tls_server_new(const struct tls_options *o, char *fingerprint, size_t size,
+                                  struct ss_error *err);
+void tls_server_free(struct tls_server *t);
+/* The kernel offers kTLS (the "tls" upper layer protocol). */
+bool tls_kernel_offers_ktls(void);
+
+struct tls_conn *tls_conn_new(struct tls_server *t, int fd);
+void tls_conn_free(struct tls_conn *c);
+
+enum tls_step { TLS_DONE, TLS_WANT_READ, TLS_WANT_WRITE, TLS_FAILED };
+/* One step of the handshake on a non-blocking socket; why says what failed. */
+enum tls_step tls_handshake(struct tls_conn *c, char *why, size_t size);
+/* SSL_PROTOCOL, SSL_CIPHER, SSL_SERVER_NAME, SSL_ALPN, SSL_CLIENT_S_DN. */
+void tls_describe(const struct tls_conn *c, struct env_block *env);
+/* e.g. "TLSv1.3 TLS_AES_256_GCM_SHA384", for the logs. */
+void tls_summary(const struct tls_conn *c, char *buf, size_t size);
+
+/* Relay until the handler's output has ended and gone to the client (then
+ * close_notify), or the connection failed: what the client sends goes to
+ * to_handler (closed at the client's end of file), what comes from
+ * from_handler goes to the client.  Blocks (poll); the socket is made
+ * non-blocking.  Returns 0, or -1 if the connection failed. */
+int tls_relay(struct tls_conn *c, int to_handler, int from_handler);
+
+#endif
