@@ -135,8 +135,8 @@ ss_established() {
 }
 
 @test "--deny and --rate act on the header's client, not on the balancer" {
-	start_server --proxy-protocol -v -m "$MODE" --deny 192.0.2.0/24 --rate 1/60 127.0.0.1:0 -- sh -c "$SHOW"
-	run pc "$ADDR" "v1:PROXY TCP4 192.0.2.1 198.51.100.1 1 2"
+	start_server --proxy-protocol -v -m "$MODE" --deny 203.0.113.0/24 --rate 1/60 127.0.0.1:0 -- sh -c "$SHOW"
+	run pc "$ADDR" "v1:PROXY TCP4 203.0.113.1 198.51.100.1 1 2"
 	assert_output ""
 	run pc "$ADDR" "v1:PROXY TCP4 198.51.100.7 198.51.100.1 1 2"
 	assert_output "198.51.100.7 1 198.51.100.1 2"
@@ -145,7 +145,7 @@ ss_established() {
 	assert_output "198.51.100.8 1 198.51.100.1 2"
 	run pc "$ADDR" "v1:PROXY TCP4 198.51.100.7 198.51.100.1 1 2"
 	assert_output ""
-	wait_until 10 log_has '^sockserve: 192\.0\.2\.1:1: rejected: matches --deny 192\.0\.2\.0/24$'
+	wait_until 10 log_has '^sockserve: 203\.0\.113\.1:1: rejected: matches --deny 203\.0\.113\.0/24$'
 	wait_until 10 log_has '^sockserve: 198\.51\.100\.7:1: rejected: over --rate 1/60$'
 	wait_until 10 status_shows 'status: 0 in progress, 2 handled, 0 failed, 2 rejected'
 }

@@ -79,13 +79,17 @@ def main():
     data = build(a.header) + a.payload.encode()
     s = socket.create_connection((host, int(port)), timeout=a.timeout)
     start = time.monotonic()
-    if a.split >= 0:
-        s.sendall(data[:a.split])
-        time.sleep(a.pause)
-        data = data[a.split:]
-    s.sendall(data)
-    if not a.keep_open:
-        s.shutdown(socket.SHUT_WR)
+    # the server may close first (a bad header): what it sent is the answer
+    try:
+        if a.split >= 0:
+            s.sendall(data[:a.split])
+            time.sleep(a.pause)
+            data = data[a.split:]
+        s.sendall(data)
+        if not a.keep_open:
+            s.shutdown(socket.SHUT_WR)
+    except OSError:
+        pass
     out = b""
     try:
         while True:
