@@ -106,6 +106,11 @@ build/bench/%: tests/bench/%.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -D_GNU_SOURCE $(WARNINGS) -O2 -pthread -o $@ $<
 
+# The load generator speaks TLS too (-S).
+build/bench/load: tests/bench/load.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -D_GNU_SOURCE $(WARNINGS) -O2 -pthread -o $@ $< -lssl -lcrypto
+
 bench-tools: $(BENCH_TOOLS)
 
 # sockserve against the peers that are installed (.ci/deps bench installs

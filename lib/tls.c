@@ -12,6 +12,8 @@
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -235,6 +237,11 @@ struct tls_conn *tls_conn_new(struct tls_server *t, int fd)
 	struct tls_conn *c = calloc(1, sizeof(*c));
 	int flags = fcntl(fd, F_GETFL);
 
+	/* TLS writes records, several to a flight (the tickets after the
+	 * handshake, an answer and close_notify): Nagle's algorithm would hold
+	 * each one after the first for the client's delayed ACK.  (A unix
+	 * socket has no such option: the failure is ignored.) */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));
 	if (c == NULL || flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0 ||
 	    (c->ssl = SSL_new(t->ctx)) == NULL || SSL_set_fd(c->ssl, fd) != 1) {
 		tls_conn_free(c);

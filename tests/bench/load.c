@@ -23,6 +23,8 @@
  *       once they are all open.
  *
  * ADDRESS is HOST:PORT, [V6]:PORT or a unix path (containing '/').
+ * -S (conn and tput): TLS, without verifying the server; at the end of its
+ * request a TLS client sends close_notify instead of a TCP half-close.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -41,6 +43,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
 /* 0 is success: every failure has a kind of its own. */
 enum err_kind { E_NONE, E_CONNECT, E_RESET, E_MISMATCH, E_TIMEOUT, E_LOST, E_OTHER, E_KINDS };
 static const char *const err_names[E_KINDS] = { "none", "connect", "reset", "mismatch", "timeout", "lost", "other" };
@@ -55,6 +60,68 @@ static int clients = 1;
 static double limit_s = 60;
 static int reply_wait_ms = 1000;
 static long long tput_bytes = 1LL << 30;
+static SSL_CTX *tls; /* -S */
+
+/* A TLS client on a connected socket (blocking or not); NULL if the
+ * handshake failed. */
+static SSL *tls_open(int fd)
+{
+	SSL *ssl = SSL_new(tls);
+
+	if (ssl == NULL || SSL_set_fd(ssl, fd) != 1)
+		goto fail;
+	for (;;) {
+		int rc = SSL_connect(ssl);
+		if (rc == 1)
+			return ssl;
+		int e = SSL_get_error(ssl, rc);
+		struct pollfd p = { .fd = fd, .events = e == SSL_ERROR_WANT_WRITE ? POLLOUT : POLLIN };
+		if ((e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) || poll(&p, 1, 30000) <= 0)
+			goto fail;
+	}
+fail:
+	SSL_free(ssl);
+	return NULL;
+}
+
+/* send/recv through TLS when there is one: n, 0 (end), or -1 (errno;
+ * EAGAIN when TLS waits for the socket). */
+static ssize_t io_send(int fd, SSL *ssl, const void *buf, size_t n)
+{
+	if (ssl == NULL)
+		return send(fd, buf, n, MSG_NOSIGNAL);
+	ERR_clear_error();
+	int rc = SSL_write(ssl, buf, (int)n);
+	if (rc > 0)
+		return rc;
+	int e = SSL_get_error(ssl, rc);
+	errno = e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE ? EAGAIN : ECONNRESET;
+	return -1;
+}
+
+static ssize_t io_recv(int fd, SSL *ssl, void *buf, size_t n)
+{
+	if (ssl == NULL)
+		return recv(fd, buf, n, 0);
+	ERR_clear_error();
+	int rc = SSL_read(ssl, buf, (int)n);
+	if (rc > 0)
+		return rc;
+	int e = SSL_get_error(ssl, rc);
+	if (e == SSL_ERROR_ZERO_RETURN || (e == SSL_ERROR_SYSCALL && errno == 0))
+		return 0;
+	errno = e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE ? EAGAIN : ECONNRESET;
+	return -1;
+}
+
+/* The end of what the client sends: close_notify, or a TCP half-close. */
+static void io_end(int fd, SSL *ssl)
+{
+	if (ssl != NULL)
+		SSL_shutdown(ssl);
+	else
+		shutdown(fd, SHUT_WR);
+}
 
 static atomic_long next_index;
 static atomic_long errors[E_KINDS];
@@ -144,19 +211,28 @@ static int exchange(void)
 
 	if (fd < 0)
 		return E_OTHER;
+	SSL *ssl = NULL;
 	if (connect(fd, (struct sockaddr *)&target, target_len) < 0) {
 		close(fd);
 		return E_CONNECT;
 	}
-	if (req_len > 0 && send(fd, request, req_len, MSG_NOSIGNAL) != (ssize_t)req_len)
+	if (tls != NULL && (ssl = tls_open(fd)) == NULL) {
+		close(fd);
+		return E_RESET;
+	}
+	if (req_len > 0 && io_send(fd, ssl, request, req_len) != (ssize_t)req_len)
 		result = E_RESET;
-	shutdown(fd, SHUT_WR);
+	/* without a request a TLS client just waits for the answer */
+	if (ssl == NULL || req_len > 0)
+		io_end(fd, ssl);
 	while (result == 0) {
-		if (!wait_fd(fd, POLLIN, -1)) {
+		if ((ssl == NULL || SSL_pending(ssl) == 0) && !wait_fd(fd, POLLIN, -1)) {
 			result = E_TIMEOUT;
 			break;
 		}
-		ssize_t n = recv(fd, buf, sizeof(buf), 0);
+		ssize_t n = io_recv(fd, ssl, buf, sizeof(buf));
+		if (n < 0 && errno == EAGAIN)
+			continue;
 		if (n == 0)
 			break;
 		if (n < 0) {
@@ -169,6 +245,7 @@ static int exchange(void)
 	}
 	if (result == 0 && got != exp_len && !any_reply)
 		result = E_MISMATCH;
+	SSL_free(ssl);
 	close(fd);
 	return result;
 }
@@ -304,9 +381,17 @@ static int throughput(void)
 		pattern[i] = pattern[i + BLOCK] = (unsigned char)x;
 	}
 	started_at = now_s();
+	SSL *ssl = NULL;
 	if (fd < 0 || (connect(fd, (struct sockaddr *)&target, target_len) < 0 && errno != EINPROGRESS)) {
 		printf("mb_s=0 err_connect=1\n");
 		return 1;
+	}
+	if (tls != NULL) {
+		struct pollfd w = { .fd = fd, .events = POLLOUT };
+		if (poll(&w, 1, 30000) <= 0 || (ssl = tls_open(fd)) == NULL) {
+			printf("mb_s=0 err_connect=1\n");
+			return 1;
+		}
 	}
 	while (got < tput_bytes) {
 		struct pollfd p = { .fd = fd, .events = POLLIN | (sent < tput_bytes ? POLLOUT : 0) };
@@ -318,15 +403,18 @@ static int throughput(void)
 			size_t n = BLOCK;
 			if ((long long)n > tput_bytes - sent)
 				n = (size_t)(tput_bytes - sent);
-			ssize_t w = send(fd, pattern + sent % BLOCK, n, MSG_NOSIGNAL);
+			ssize_t w = io_send(fd, ssl, pattern + sent % BLOCK, n);
 			if (w > 0)
 				sent += w;
 			if (sent == tput_bytes)
-				shutdown(fd, SHUT_WR);
+				io_end(fd, ssl);
 		}
-		if (p.revents & (POLLIN | POLLHUP | POLLERR)) {
-			ssize_t r = recv(fd, in, sizeof(in), 0);
-			if (r == 0 || (r < 0 && errno != EAGAIN)) {
+		/* TLS may hold a record already read: read until it waits */
+		while (p.revents & (POLLIN | POLLHUP | POLLERR) && got < tput_bytes) {
+			ssize_t r = io_recv(fd, ssl, in, sizeof(in));
+			if (r < 0 && errno == EAGAIN)
+				break;
+			if (r == 0 || r < 0) {
 				printf("mb_s=0 err_%s=1 got=%lld sent=%lld\n",
 				       r < 0 && errno == ECONNREFUSED ? "connect" : "reset", got, sent);
 				return 1;
@@ -396,7 +484,7 @@ int main(int argc, char **argv)
 	}
 	const char *mode = argv[1];
 	optind = 2;
-	while ((opt = getopt(argc, argv, "n:c:q:x:T:b:w:")) != -1) {
+	while ((opt = getopt(argc, argv, "n:c:q:x:T:b:w:S")) != -1) {
 		switch (opt) {
 		case 'n': total = atol(optarg); break;
 		case 'c': clients = atoi(optarg); break;
@@ -405,6 +493,12 @@ int main(int argc, char **argv)
 		case 'T': limit_s = atof(optarg); break;
 		case 'b': tput_bytes = atoll(optarg); break;
 		case 'w': reply_wait_ms = atoi(optarg); break;
+		case 'S':
+			tls = SSL_CTX_new(TLS_client_method());
+			if (tls == NULL)
+				return 2;
+			SSL_CTX_set_verify(tls, SSL_VERIFY_NONE, NULL);
+			break;
 		default: return 2;
 		}
 	}
