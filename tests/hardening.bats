@@ -161,6 +161,9 @@ tasks_of() {
 	# one request first: thread mode's worker thread exists from then on
 	run client "$ADDR" <<<"0"
 	assert_output "served 0"
+	# and has been reaped: a handler still counted below, gone later, would
+	# leave the limit one short of full
+	wait_until 10 log_has ': end, handler pid [0-9]+ exit 0'
 	# fill nobody's process limit with processes that wait for the test
 	# (whatever sockserve and its threads, a sanitizer's among them, use)
 	mkfifo hog.fifo
