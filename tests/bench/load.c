@@ -28,6 +28,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
 #include <pthread.h>
@@ -216,11 +217,15 @@ static int exchange(void)
 		close(fd);
 		return E_CONNECT;
 	}
-	if (tls != NULL && (ssl = tls_open(fd)) == NULL) {
+	/* non-blocking under TLS: a record that has begun to arrive must not
+	 * block SSL_read past the time limit */
+	if (tls != NULL && (fcntl(fd, F_SETFL, O_NONBLOCK) < 0 || (ssl = tls_open(fd)) == NULL)) {
 		close(fd);
 		return E_RESET;
 	}
-	if (req_len > 0 && io_send(fd, ssl, request, req_len) != (ssize_t)req_len)
+	if (req_len > 0 && io_send(fd, ssl, request, req_len) != (ssize_t)req_len &&
+	    !(ssl != NULL && errno == EAGAIN && wait_fd(fd, POLLOUT, -1) &&
+	      io_send(fd, ssl, request, req_len) == (ssize_t)req_len))
 		result = E_RESET;
 	/* without a request a TLS client just waits for the answer */
 	if (ssl == NULL || req_len > 0)
