@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <sys/epoll.h>
+#include <stdio.h>
 #include <string.h>
 
 /* How long accepting pauses when the descriptor table is full. */
@@ -312,8 +313,10 @@ int64_t accept_deadlines(struct ss_server *srv, int64_t now)
 		struct request *req = srv->openings.next;
 		if (req->opening_deadline > now)
 			return req->opening_deadline;
-		opening_failed(srv, req, req->opening == OPENING_PROXY ? "no PROXY header within 5 s"
-		                                                       : "no TLS handshake within 5 s");
+		char why[64];
+		snprintf(why, sizeof(why), "no %s within %d s", req->opening == OPENING_PROXY ? "PROXY header"
+		         : "TLS handshake", OPENING_TIMEOUT_US / 1000000);
+		opening_failed(srv, req, why);
 	}
 	return INT64_MAX;
 }

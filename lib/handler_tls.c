@@ -37,18 +37,31 @@ static enum receive tls_receive(struct ss_server *srv, struct request *req)
 	return handler_stream.receive(srv, req);
 }
 
-/* The command's stdin and stdout: p[0] its stdin, p[1] ours to write it;
- * p[2] ours to read its stdout, p[3] its stdout. */
-static int make_pipes(int p[4])
+/* Start the command on two new pipes, its stdin and its stdout (and, with
+ * --stderr=socket, its stderr); *to and *from are our ends.  0 or an errno
+ * value (then nothing is left open). */
+static int spawn_on_pipes(const struct spawn_plan *plan, struct request *req, pid_t *pid, int *to, int *from)
 {
+	int p[4], rc;
+
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return errno;
 	if (pipe2(p + 2, O_CLOEXEC) < 0) {
-		int e = errno;
+		rc = errno;
 		close(p[0]);
 		close(p[1]);
-		return e;
+		return rc;
 	}
+	rc = spawn_handler(plan, p[0], p[3], p[3], req->env.envp, NULL, pid);
+	close(p[0]);
+	close(p[3]);
+	if (rc != 0) {
+		close(p[1]);
+		close(p[2]);
+		return rc;
+	}
+	*to = p[1];
+	*from = p[2];
 	return 0;
 }
 
@@ -78,7 +91,7 @@ static void close_all_but(const int *keep, int n)
 __attribute__((noreturn)) static void relay_process(struct ss_server *srv, struct request *req)
 {
 	struct spawn_plan plan = srv->plan;
-	int keep[2] = { req->fd, srv->log.fd }, p[4], wstatus = 0, rc;
+	int keep[2] = { req->fd, srv->log.fd }, to, from, wstatus = 0, rc;
 	sigset_t none;
 	pid_t pid;
 
@@ -95,19 +108,15 @@ __attribute__((noreturn)) static void relay_process(struct ss_server *srv, struc
 	close_all_but(keep, 2);
 	plan.same_group = true;
 	plan.wait_for_exec = true;
-	if ((rc = make_pipes(p)) == 0)
-		rc = spawn_handler(&plan, p[0], p[3], p[3], req->env.envp, NULL, &pid);
-	if (rc != 0) {
+	if ((rc = spawn_on_pipes(&plan, req, &pid, &to, &from)) != 0) {
 		log_event(&srv->log, SS_LOG_ERROR, "spawn_failed",
 		          LOG_FIELDS(FSTR("remote", req->remote), FSTR("error", strerror(rc))),
 		          "%s: cannot run handler %s: %s", req->remote,
 		          plan.script != NULL ? plan.script : plan.path, strerror(rc));
 		_exit(127);
 	}
-	close(p[0]);
-	close(p[3]);
-	tls_relay(req->tls, p[1], p[2]);
-	close(p[2]);
+	tls_relay(req->tls, to, from); /* closes to */
+	close(from);
 	while (waitpid(pid, &wstatus, 0) < 0 && errno == EINTR)
 		;
 	tls_conn_free(req->tls);
@@ -126,22 +135,9 @@ static int tls_spawn(struct ss_server *srv, struct request *req, struct spawn_ch
 	if (async == NULL) {
 		/* thread mode: the command now, the relay in tls_pump */
 		struct tls_pipes *t = req->handler_ctx;
-		int p[4], rc;
 		if (t == NULL && (t = req->handler_ctx = calloc(1, sizeof(*t))) == NULL)
 			return ENOMEM;
-		if ((rc = make_pipes(p)) != 0)
-			return rc;
-		rc = spawn_handler(&srv->plan, p[0], p[3], p[3], req->env.envp, NULL, pid);
-		close(p[0]);
-		close(p[3]);
-		if (rc != 0) {
-			close(p[1]);
-			close(p[2]);
-			return rc;
-		}
-		t->to = p[1];
-		t->from = p[2];
-		return 0;
+		return spawn_on_pipes(&srv->plan, req, pid, &t->to, &t->from);
 	}
 	pid_t child = fork();
 	if (child < 0)
