@@ -13,6 +13,12 @@
  * command, and exits as the command did, so that the event loop sees the
  * handler's own status, and --timeout or a drain, signalling the group,
  * reaches the command and the relay together.
+ *
+ * Where the kernel took the record layer in both directions (kTLS, see
+ * tls_in_kernel), nothing is relayed: the command gets the socket itself, as
+ * a plain connection's handler does, in every mode.  sockserve keeps its copy
+ * and the TLS state until the command has ended, then sends close_notify
+ * and closes it.
  */
 #include "server.h"
 
@@ -132,6 +138,10 @@ __attribute__((noreturn)) static void relay_process(struct ss_server *srv, struc
 
 static int tls_spawn(struct ss_server *srv, struct request *req, struct spawn_child *async, pid_t *pid)
 {
+	if (tls_in_kernel(req->tls)) {
+		int rc = tls_hand_over(req->tls);
+		return rc != 0 ? rc : spawn_handler(&srv->plan, req->fd, req->fd, req->fd, req->env.envp, async, pid);
+	}
 	if (async == NULL) {
 		/* thread mode: the command now, the relay in tls_pump */
 		struct tls_pipes *t = req->handler_ctx;
@@ -160,6 +170,8 @@ static void tls_pump(struct ss_server *srv, struct request *req, pid_t pid)
 
 	(void)srv;
 	(void)pid;
+	if (tls_handed_over(req->tls))
+		return;
 	tls_relay(req->tls, t->to, t->from); /* closes t->to */
 	close(t->from);
 	t->to = t->from = -1;
@@ -168,6 +180,8 @@ static void tls_pump(struct ss_server *srv, struct request *req, pid_t pid)
 static void tls_finish(struct ss_server *srv, struct request *req)
 {
 	(void)srv;
+	if (req->tls != NULL && tls_handed_over(req->tls) && req->exited)
+		tls_close_notify(req->tls);
 	tls_conn_free(req->tls);
 	req->tls = NULL;
 	if (req->fd >= 0)

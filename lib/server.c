@@ -97,7 +97,8 @@ struct ss_server *ss_server_new(const struct ss_config *cfg, struct ss_error *er
 	/* Read before privileges are dropped: a key may be root's alone. */
 	if (cfg->tls || cfg->tls_cert != NULL) {
 		struct tls_options o = { .cert = cfg->tls_cert, .key = cfg->tls_key, .client_ca = cfg->tls_client_ca,
-		                         .alpn = cfg->tls_alpn };
+		                         .alpn = cfg->tls_alpn, .ktls = tls_kernel_offers_ktls() };
+		srv->tls_ktls = o.ktls;
 		srv->tls = tls_server_new(&o, srv->tls_fingerprint, sizeof(srv->tls_fingerprint), err);
 		if (srv->tls == NULL)
 			goto fail;
@@ -255,15 +256,18 @@ static int open_socket(struct ss_server *srv, struct ss_error *err)
 static void log_tls(struct ss_server *srv)
 {
 	const struct ss_config *cfg = &srv->cfg;
-	bool ktls = tls_kernel_offers_ktls();
 
 	log_event(&srv->log, cfg->tls ? SS_LOG_ALWAYS : SS_LOG_INFO, "tls",
 	          LOG_FIELDS(FSTR("certificate", cfg->tls ? "throw-away" : cfg->tls_cert),
-	                     FSTR("sha256", srv->tls_fingerprint), FSTR("path", "relay"), FINT("ktls", ktls)),
-	          "TLS with %s%s, SHA-256 fingerprint %s; sockserve relays the plaintext (%s)",
+	                     FSTR("sha256", srv->tls_fingerprint), FSTR("path", srv->tls_ktls ? "ktls" : "relay"),
+	                     FINT("ktls", srv->tls_ktls)),
+	          "TLS with %s%s, SHA-256 fingerprint %s; %s",
 	          cfg->tls ? "a throw-away self-signed certificate" : "the certificate ",
 	          cfg->tls ? "" : cfg->tls_cert, srv->tls_fingerprint,
-	          ktls ? "the kernel offers kTLS, which sockserve does not use yet" : "the kernel offers no kTLS");
+	          srv->tls_ktls ? "the kernel offers kTLS: a connection whose cipher it takes in both directions "
+	                          "gives the handler the socket itself, others are relayed (-vv tells which)"
+	                        : "sockserve relays the plaintext (the kernel offers no kTLS: no \"tls\" in "
+	                          "/proc/sys/net/ipv4/tcp_available_ulp; 'modprobe tls' adds it)");
 }
 
 int ss_server_listen(struct ss_server *srv, struct ss_error *err)

@@ -57,6 +57,7 @@ struct ss_server {
 	struct identity identity;     /* --user, --group */
 	struct tls_server *tls;       /* TLS: the context (NULL: plain connections) */
 	char tls_fingerprint[100];    /* its certificate's SHA-256 */
+	bool tls_ktls;                /* the kernel offers kTLS, and OpenSSL may use it */
 	struct pidfh *pidfile;        /* --pidfile, held while serving */
 	int64_t accept_paused_until;  /* descriptor exhaustion back-off */
 	struct request *deferred, *deferred_tail; /* waiting to spawn again */

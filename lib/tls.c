@@ -32,6 +32,7 @@ struct tls_server {
 struct tls_conn {
 	SSL *ssl;
 	int fd;
+	bool handed_over;            /* the handler has the socket (kTLS) */
 };
 
 /* The reason OpenSSL gives for what just failed, or fallback. */
@@ -193,6 +194,10 @@ struct tls_server *tls_server_new(const struct tls_options *o, char *fingerprint
 	 * a plain connection would: the handler sees end of file, and the
 	 * answer still goes back. */
 	SSL_CTX_set_options(t->ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
+	/* Only where the kernel has the "tls" upper layer: elsewhere each
+	 * connection would try it in vain. */
+	if (o->ktls)
+		SSL_CTX_set_options(t->ctx, SSL_OP_ENABLE_KTLS);
 	if (o->alpn != NULL) {
 		if (alpn_wire(t, o->alpn, err) < 0) {
 			tls_server_free(t);
@@ -311,7 +316,42 @@ void tls_describe(const struct tls_conn *c, struct env_block *env)
 
 void tls_summary(const struct tls_conn *c, char *buf, size_t size)
 {
-	snprintf(buf, size, "%s %s", SSL_get_version(c->ssl), SSL_get_cipher_name(c->ssl));
+	snprintf(buf, size, "%s %s, %s", SSL_get_version(c->ssl), SSL_get_cipher_name(c->ssl),
+	         tls_in_kernel(c) ? "kTLS (the handler gets the socket)" : "relayed");
+}
+
+bool tls_in_kernel(const struct tls_conn *c)
+{
+	return BIO_get_ktls_send(SSL_get_wbio(c->ssl)) && BIO_get_ktls_recv(SSL_get_rbio(c->ssl)) &&
+	       !SSL_has_pending(c->ssl);
+}
+
+int tls_hand_over(struct tls_conn *c)
+{
+	int flags = fcntl(c->fd, F_GETFL);
+
+	if (flags < 0 || fcntl(c->fd, F_SETFL, flags & ~O_NONBLOCK) < 0)
+		return errno;
+	c->handed_over = true;
+	return 0;
+}
+
+bool tls_handed_over(const struct tls_conn *c)
+{
+	return c->handed_over;
+}
+
+void tls_close_notify(struct tls_conn *c)
+{
+	int flags = fcntl(c->fd, F_GETFL);
+
+	/* The kernel frames the alert (a record of its own type); a socket
+	 * whose buffer is full, or a client that has gone, gets none. */
+	if (flags >= 0 && fcntl(c->fd, F_SETFL, flags | O_NONBLOCK) == 0) {
+		ERR_clear_error();
+		SSL_shutdown(c->ssl);
+		ERR_clear_error();
+	}
 }
 
 /* ---- the relay ---- */

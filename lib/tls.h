@@ -21,6 +21,7 @@ struct tls_options {
 	const char *cert, *key;   /* PEM files; both NULL: a throw-away certificate */
 	const char *client_ca;    /* PEM: client certificates required, verified by it */
 	const char *alpn;         /* the handler's ALPN protocols, comma-separated (NULL: none) */
+	bool ktls;                /* let OpenSSL give the record layer to the kernel (kTLS) */
 };
 
 /* Make the context; fingerprint gets the certificate's SHA-256 (hex pairs
@@ -39,8 +40,21 @@ enum tls_step { TLS_DONE, TLS_WANT_READ, TLS_WANT_WRITE, TLS_FAILED };
 enum tls_step tls_handshake(struct tls_conn *c, char *why, size_t size);
 /* SSL_PROTOCOL, SSL_CIPHER, SSL_SERVER_NAME, SSL_ALPN, SSL_CLIENT_S_DN. */
 void tls_describe(const struct tls_conn *c, struct env_block *env);
-/* e.g. "TLSv1.3 TLS_AES_256_GCM_SHA384", for the logs. */
+/* e.g. "TLSv1.3 TLS_AES_256_GCM_SHA384, relayed", for the logs. */
 void tls_summary(const struct tls_conn *c, char *buf, size_t size);
+
+/* After the handshake: the kernel took both directions of the record layer
+ * (kTLS) and OpenSSL holds nothing unread, so that the socket itself can be
+ * the handler's. */
+bool tls_in_kernel(const struct tls_conn *c);
+/* Give such a connection to the handler: blocking again.  0 or an errno
+ * value. */
+int tls_hand_over(struct tls_conn *c);
+/* Whether tls_hand_over() gave it. */
+bool tls_handed_over(const struct tls_conn *c);
+/* Once the handler of a handed-over connection has ended: close_notify, if
+ * the socket takes it at once (it never blocks). */
+void tls_close_notify(struct tls_conn *c);
 
 /* Relay until the handler's output has ended and gone to the client (then
  * close_notify), or the connection failed: what the client sends goes to

@@ -14,7 +14,7 @@
 #include <dlfcn.h>
 
 #define OPENSSL_FUNCTIONS(X) \
-	X(BIO_free) X(BIO_new) X(BIO_read) X(BIO_s_mem) X(BN_bin2bn) X(BN_free) X(BN_to_ASN1_INTEGER) \
+	X(BIO_ctrl) X(BIO_free) X(BIO_new) X(BIO_read) X(BIO_s_mem) X(BN_bin2bn) X(BN_free) X(BN_to_ASN1_INTEGER) \
 	X(ERR_clear_error) X(ERR_peek_last_error) X(ERR_reason_error_string) X(EVP_PKEY_Q_keygen) \
 	X(EVP_PKEY_free) X(EVP_sha256) X(OPENSSL_sk_pop_free) X(RAND_bytes) X(SSL_CIPHER_get_name) \
 	X(SSL_CTX_check_private_key) X(SSL_CTX_ctrl) X(SSL_CTX_free) X(SSL_CTX_get0_certificate) \
@@ -23,7 +23,7 @@
 	X(SSL_CTX_use_PrivateKey) X(SSL_CTX_use_PrivateKey_file) X(SSL_CTX_use_certificate) \
 	X(SSL_CTX_use_certificate_chain_file) X(SSL_accept) X(SSL_free) X(SSL_get0_alpn_selected) \
 	X(SSL_get0_peer_certificate) X(SSL_get_current_cipher) X(SSL_get_error) X(SSL_get_servername) \
-	X(SSL_get_verify_result) X(SSL_get_version) X(SSL_load_client_CA_file) X(SSL_new) X(SSL_read) \
+	X(SSL_get_rbio) X(SSL_get_verify_result) X(SSL_get_version) X(SSL_get_wbio) X(SSL_has_pending) X(SSL_load_client_CA_file) X(SSL_new) X(SSL_read) \
 	X(SSL_select_next_proto) X(SSL_set_fd) X(SSL_shutdown) X(SSL_write) X(TLS_server_method) \
 	X(X509V3_EXT_conf_nid) X(X509V3_set_ctx) X(X509_EXTENSION_free) X(X509_NAME_add_entry_by_txt) \
 	X(X509_NAME_free) X(X509_NAME_print_ex) X(X509_add_ext) X(X509_digest) X(X509_free) \
@@ -65,6 +65,7 @@ static int tls_load(struct ss_error *err)
 }
 
 /* From here on each name is the function found. */
+#define BIO_ctrl (*p_BIO_ctrl)
 #define BIO_free (*p_BIO_free)
 #define BIO_new (*p_BIO_new)
 #define BIO_read (*p_BIO_read)
@@ -102,8 +103,11 @@ static int tls_load(struct ss_error *err)
 #define SSL_get_current_cipher (*p_SSL_get_current_cipher)
 #define SSL_get_error (*p_SSL_get_error)
 #define SSL_get_servername (*p_SSL_get_servername)
+#define SSL_get_rbio (*p_SSL_get_rbio)
 #define SSL_get_verify_result (*p_SSL_get_verify_result)
 #define SSL_get_version (*p_SSL_get_version)
+#define SSL_get_wbio (*p_SSL_get_wbio)
+#define SSL_has_pending (*p_SSL_has_pending)
 #define SSL_load_client_CA_file (*p_SSL_load_client_CA_file)
 #define SSL_new (*p_SSL_new)
 #define SSL_read (*p_SSL_read)

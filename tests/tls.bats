@@ -171,13 +171,16 @@ ss_established() {
 
 @test "-v says how the plaintext reaches the handler; -vv logs each handshake" {
 	start_server -vv --tls -m "$MODE" 127.0.0.1:0 -- sh -c "$SHOWTLS"
+	local path
 	if grep -qw tls /proc/sys/net/ipv4/tcp_available_ulp 2>/dev/null; then
-		log_has 'sockserve relays the plaintext \(the kernel offers kTLS, which sockserve does not use yet\)$'
+		log_has '; the kernel offers kTLS: a connection whose cipher it takes in both directions gives the handler the socket itself, others are relayed \(-vv tells which\)$'
+		path='kTLS \(the handler gets the socket\)'
 	else
-		log_has 'sockserve relays the plaintext \(the kernel offers no kTLS\)$'
+		log_has '; sockserve relays the plaintext \(the kernel offers no kTLS: no "tls" in /proc/sys/net/ipv4/tcp_available_ulp; .modprobe tls. adds it\)$'
+		path=relayed
 	fi
 	run tc --send x "$ADDR"
-	wait_until 10 log_has '^sockserve: 127\.0\.0\.1:[0-9]+: TLS handshake done: TLSv1\.3 TLS_'
+	wait_until 10 log_has "^sockserve: 127\\.0\\.0\\.1:[0-9]+: TLS handshake done: TLSv1\\.3 TLS_[A-Z0-9_]+, $path\$"
 }
 
 @test "TLS usage and start-up errors name the problem" {
