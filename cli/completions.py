@@ -34,7 +34,12 @@ for line in text.splitlines():
     if not m or not (m.group(1) or m.group(2)):
         continue
     short, long_, arg, desc = m.groups()
+    # the first line of the help, without a parenthesis that the line's end
+    # cuts in two
     desc = desc.replace("'", "").replace('"', "")
+    cut = desc.rfind(" (")
+    if cut >= 0 and ")" not in desc[cut:]:
+        desc = desc[:cut].rstrip(" ,;:")
     options.append({"short": short, "long": long_, "arg": arg, "desc": desc})
 if len(options) < 30:
     sys.exit("generate: too few options found in --help (%d)" % len(options))

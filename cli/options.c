@@ -30,7 +30,7 @@ static struct {
 	     *timeout, *idle_timeout, *max_requests, *user, *group, *socket_mode, *pidfile, *workers, *tls_cert, *tls_key, *tls_client_ca, *tls_alpn;
 	char **allow, **deny; /* repeatable: popt collects them */
 	int shell, no_env, nodelay, no_reuse_addr, reuse_port, v6only, print_address, empty_reply, once, wait,
-	    proxy_protocol, tls;
+	    proxy_protocol, tls, tls_relay;
 } o;
 static poptContext con;
 
@@ -121,6 +121,9 @@ static struct poptOption tls_options[] = {
 	{ "tls-alpn", 0, POPT_ARG_STRING, &o.tls_alpn, OPT_STRING,
 	  "ALPN protocols the handler speaks, in order (h2,http/1.1): the client's first of them is "
 	  "agreed and given as SSL_ALPN (default: none)", "LIST" },
+	{ "tls-relay", 0, POPT_ARG_NONE, &o.tls_relay, 0,
+	  "always relay, never kTLS (the handler then sees end of file, not an error, at the "
+	  "client's close_notify)", NULL },
 	POPT_TABLEEND
 };
 
@@ -409,6 +412,7 @@ static int convert(struct ss_config *cfg)
 	cfg->tls_key = o.tls_key;
 	cfg->tls_client_ca = o.tls_client_ca;
 	cfg->tls_alpn = o.tls_alpn;
+	cfg->tls_relay = o.tls_relay;
 	cfg->empty_reply = o.empty_reply;
 	cfg->wait = o.wait;
 	cfg->shell = o.shell;

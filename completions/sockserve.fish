@@ -19,12 +19,12 @@ function __sockserve_before_address
     return 0
 end
 complete -c sockserve -f
-complete -c sockserve -n __sockserve_before_address -s f -l family -x -a 'inet inet6 unix' -d 'address family: inet, inet6 or unix (default:'  # -f --family
+complete -c sockserve -n __sockserve_before_address -s f -l family -x -a 'inet inet6 unix' -d 'address family: inet, inet6 or unix'  # -f --family
 complete -c sockserve -n __sockserve_before_address -s 4 -d 'same as --family=inet'  # -4
 complete -c sockserve -n __sockserve_before_address -s 6 -d 'same as --family=inet6'  # -6
 complete -c sockserve -n __sockserve_before_address -s U -d 'same as --family=unix'  # -U
-complete -c sockserve -n __sockserve_before_address -s t -l type -x -a 'stream dgram seqpacket' -d 'socket type: stream, dgram or seqpacket (unix'  # -t --type
-complete -c sockserve -n __sockserve_before_address -s b -l backlog -x -d 'listen(2) backlog (default: SOMAXCONN, the'  # -b --backlog
+complete -c sockserve -n __sockserve_before_address -s t -l type -x -a 'stream dgram seqpacket' -d 'socket type: stream, dgram or seqpacket'  # -t --type
+complete -c sockserve -n __sockserve_before_address -s b -l backlog -x -d 'listen(2) backlog'  # -b --backlog
 complete -c sockserve -n __sockserve_before_address -l no-reuse-addr -d 'do not set SO_REUSEADDR'  # --no-reuse-addr
 complete -c sockserve -n __sockserve_before_address -l reuse-port -d 'set SO_REUSEPORT'  # --reuse-port
 complete -c sockserve -n __sockserve_before_address -l v6only -d 'IPv6 only on an inet6 socket (no dual stack)'  # --v6only
@@ -32,8 +32,8 @@ complete -c sockserve -n __sockserve_before_address -l nodelay -d 'set TCP_NODEL
 complete -c sockserve -n __sockserve_before_address -l print-address -d 'once listening, print the bound address on'  # --print-address
 complete -c sockserve -n __sockserve_before_address -l max-packet -x -d 'largest datagram read or sent, 1 to 65535'  # --max-packet
 complete -c sockserve -n __sockserve_before_address -l empty-reply -d 'send an empty datagram when the handler'  # --empty-reply
-complete -c sockserve -n __sockserve_before_address -s m -l mode -x -a 'sync fork thread' -d 'concurrency: sync (one at a time), fork (a'  # -m --mode
-complete -c sockserve -n __sockserve_before_address -s c -l max-children -x -d 'most requests in progress at once (default:'  # -c --max-children
+complete -c sockserve -n __sockserve_before_address -s m -l mode -x -a 'sync fork thread' -d 'concurrency: sync (one at a time), fork'  # -m --mode
+complete -c sockserve -n __sockserve_before_address -s c -l max-children -x -d 'most requests in progress at once'  # -c --max-children
 complete -c sockserve -n __sockserve_before_address -l workers -x -d 'N processes serve the socket, each with its'  # --workers
 complete -c sockserve -n __sockserve_before_address -l max-per-ip -x -d 'most requests in progress from one client IP;'  # --max-per-ip
 complete -c sockserve -n __sockserve_before_address -s T -l timeout -x -d 'stop a requests handler after SECONDS'  # -T --timeout
@@ -45,8 +45,8 @@ complete -c sockserve -n __sockserve_before_address -l grace -x -d 'on SIGTERM/S
 complete -c sockserve -n __sockserve_before_address -s s -l shell -d 'run COMMAND with /bin/sh -c'  # -s --shell
 complete -c sockserve -n __sockserve_before_address -l stderr -x -a 'inherit socket null' -d 'the handlers stderr: inherit, socket or null'  # --stderr
 complete -c sockserve -n __sockserve_before_address -l no-env -d 'do not set PROTO, TCPREMOTEIP and the other'  # --no-env
-complete -c sockserve -n __sockserve_before_address -l allow -x -d 'serve only clients in CIDR (repeatable;'  # --allow
-complete -c sockserve -n __sockserve_before_address -l deny -x -d 'refuse clients in CIDR (repeatable; wins over'  # --deny
+complete -c sockserve -n __sockserve_before_address -l allow -x -d 'serve only clients in CIDR'  # --allow
+complete -c sockserve -n __sockserve_before_address -l deny -x -d 'refuse clients in CIDR'  # --deny
 complete -c sockserve -n __sockserve_before_address -l rate -x -d 'at most N new requests per SECONDS from one'  # --rate
 complete -c sockserve -n __sockserve_before_address -l proxy-protocol -d 'connections start with a PROXY protocol'  # --proxy-protocol
 complete -c sockserve -n __sockserve_before_address -s u -l user -x -a '(__fish_complete_users)' -d 'once bound, run as USER (and its groups);'  # -u --user
@@ -54,13 +54,14 @@ complete -c sockserve -n __sockserve_before_address -s g -l group -x -a '(__fish
 complete -c sockserve -n __sockserve_before_address -l socket-mode -x -a '600 660 666 700 770 777' -d 'permissions of a unix socket path, in octal'  # --socket-mode
 complete -c sockserve -n __sockserve_before_address -l pidfile -r -F -d 'write and lock FILE with sockserves pid; a'  # --pidfile
 complete -c sockserve -n __sockserve_before_address -l tls -d 'TLS with a throw-away self-signed certificate'  # --tls
-complete -c sockserve -n __sockserve_before_address -l tls-cert -r -F -d 'TLS with this certificate (PEM, with its'  # --tls-cert
+complete -c sockserve -n __sockserve_before_address -l tls-cert -r -F -d 'TLS with this certificate'  # --tls-cert
 complete -c sockserve -n __sockserve_before_address -l tls-key -r -F -d 'the certificates private key (PEM)'  # --tls-key
 complete -c sockserve -n __sockserve_before_address -l tls-client-ca -r -F -d 'require client certificates, verified by'  # --tls-client-ca
 complete -c sockserve -n __sockserve_before_address -l tls-alpn -x -d 'ALPN protocols the handler speaks, in order'  # --tls-alpn
+complete -c sockserve -n __sockserve_before_address -l tls-relay -d 'always relay, never kTLS'  # --tls-relay
 complete -c sockserve -n __sockserve_before_address -s v -l verbose -d 'log the listening address and every request'  # -v --verbose
 complete -c sockserve -n __sockserve_before_address -s q -l quiet -d 'log nothing after start-up'  # -q --quiet
-complete -c sockserve -n __sockserve_before_address -l log-format -x -a 'text json' -d 'text or json, one line per event (default:'  # --log-format
+complete -c sockserve -n __sockserve_before_address -l log-format -x -a 'text json' -d 'text or json, one line per event'  # --log-format
 complete -c sockserve -n __sockserve_before_address -s V -l version -d 'print the version and exit'  # -V --version
 complete -c sockserve -n __sockserve_before_address -s h -l help -d 'show this help and exit (also -?)'  # -h --help
 complete -c sockserve -n __sockserve_before_address -l usage -d 'show a short usage message and exit'  # --usage

@@ -97,7 +97,7 @@ struct ss_server *ss_server_new(const struct ss_config *cfg, struct ss_error *er
 	/* Read before privileges are dropped: a key may be root's alone. */
 	if (cfg->tls || cfg->tls_cert != NULL) {
 		struct tls_options o = { .cert = cfg->tls_cert, .key = cfg->tls_key, .client_ca = cfg->tls_client_ca,
-		                         .alpn = cfg->tls_alpn, .ktls = tls_kernel_offers_ktls() };
+		                         .alpn = cfg->tls_alpn, .ktls = !cfg->tls_relay && tls_kernel_offers_ktls() };
 		srv->tls_ktls = o.ktls;
 		srv->tls = tls_server_new(&o, srv->tls_fingerprint, sizeof(srv->tls_fingerprint), err);
 		if (srv->tls == NULL)
@@ -264,10 +264,11 @@ static void log_tls(struct ss_server *srv)
 	          "TLS with %s%s, SHA-256 fingerprint %s; %s",
 	          cfg->tls ? "a throw-away self-signed certificate" : "the certificate ",
 	          cfg->tls ? "" : cfg->tls_cert, srv->tls_fingerprint,
-	          srv->tls_ktls ? "the kernel offers kTLS: a connection whose cipher it takes in both directions "
-	                          "gives the handler the socket itself, others are relayed (-vv tells which)"
-	                        : "sockserve relays the plaintext (the kernel offers no kTLS: no \"tls\" in "
-	                          "/proc/sys/net/ipv4/tcp_available_ulp; 'modprobe tls' adds it)");
+	          srv->tls_ktls  ? "the kernel offers kTLS: a connection whose cipher it takes in both directions "
+	                           "gives the handler the socket itself, others are relayed (-vv tells which)"
+	          : cfg->tls_relay ? "sockserve relays the plaintext (--tls-relay)"
+	                           : "sockserve relays the plaintext (the kernel offers no kTLS: no \"tls\" in "
+	                             "/proc/sys/net/ipv4/tcp_available_ulp; 'modprobe tls' adds it)");
 }
 
 int ss_server_listen(struct ss_server *srv, struct ss_error *err)

@@ -79,6 +79,7 @@ struct ss_config {
 	const char *tls_key;
 	const char *tls_client_ca; /* client certificates required, verified by these CAs */
 	const char *tls_alpn;  /* ALPN protocols the handler speaks, comma-separated */
+	bool tls_relay;        /* relay even where the kernel offers kTLS */
 	bool shell;            /* argv[0] is a string for /bin/sh -c */
 	char *const *argv;     /* COMMAND and its arguments, NULL-terminated */
 	enum ss_stderr stderr_to;

@@ -316,8 +316,13 @@ void tls_describe(const struct tls_conn *c, struct env_block *env)
 
 void tls_summary(const struct tls_conn *c, char *buf, size_t size)
 {
+	bool sends = BIO_get_ktls_send(SSL_get_wbio(c->ssl)), receives = BIO_get_ktls_recv(SSL_get_rbio(c->ssl));
+
 	snprintf(buf, size, "%s %s, %s", SSL_get_version(c->ssl), SSL_get_cipher_name(c->ssl),
-	         tls_in_kernel(c) ? "kTLS (the handler gets the socket)" : "relayed");
+	         tls_in_kernel(c) ? "kTLS (the handler gets the socket)"
+	         : sends          ? "relayed (kTLS sends, OpenSSL receives)"
+	         : receives       ? "relayed (kTLS receives, OpenSSL sends)"
+	                          : "relayed");
 }
 
 bool tls_in_kernel(const struct tls_conn *c)

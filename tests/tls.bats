@@ -181,6 +181,15 @@ ss_established() {
 	fi
 	run tc --send x "$ADDR"
 	wait_until 10 log_has "^sockserve: 127\\.0\\.0\\.1:[0-9]+: TLS handshake done: TLSv1\\.3 TLS_[A-Z0-9_]+, $path\$"
+	# --tls-relay: the relay whatever the kernel offers (a log of its own;
+	# teardown reads both)
+	local first=$SERVER_ERR
+	SERVER_ERR=$BATS_TEST_TMPDIR/relay.err
+	start_server -vv --tls --tls-relay -m "$MODE" 127.0.0.1:0 -- sh -c "$SHOWTLS"
+	log_has '; sockserve relays the plaintext \(--tls-relay\)$'
+	run tc --send x "$ADDR"
+	wait_until 10 log_has "^sockserve: 127\\.0\\.0\\.1:[0-9]+: TLS handshake done: TLSv1\\.3 TLS_[A-Z0-9_]+, relayed\$"
+	cat "$first" >>"$SERVER_ERR"
 }
 
 @test "TLS usage and start-up errors name the problem" {
@@ -194,6 +203,9 @@ ss_established() {
 	run "$SOCKSERVE" --tls-client-ca ca.pem 127.0.0.1:0 cat
 	assert_failure 64
 	assert_line --index 0 --partial "--tls-client-ca needs TLS"
+	run "$SOCKSERVE" --tls-relay 127.0.0.1:0 cat
+	assert_failure 64
+	assert_line --index 0 "sockserve: --tls-relay needs TLS: --tls, or --tls-cert and --tls-key"
 	run "$SOCKSERVE" --tls -t dgram 127.0.0.1:0 cat
 	assert_failure 64
 	assert_line --index 0 --partial "--tls applies to stream sockets"
