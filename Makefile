@@ -61,7 +61,9 @@ CLI_SRC = $(wildcard cli/*.c)
 LIB_OBJ = $(LIB_SRC:%.c=$(OUT)/%.o)
 CLI_OBJ = $(CLI_SRC:%.c=$(OUT)/%.o)
 # the tests' helpers, the load generator among them (bounded in count and time)
-HELPERS = build/helpers/ssclient build/helpers/probe build/bench/load
+HELPERS = build/helpers/ssclient build/helpers/probe build/bench/load $(UNIT_TESTS)
+# C unit tests of the library's leaves (tests/unit.bats runs them)
+UNIT_TESTS = build/unit/loop
 BENCH_TOOLS = build/bench/load build/bench/ok build/bench/echo build/bench/reply build/bench/direct build/bench/spawnloop build/bench/nospawn
 
 ifneq ($(SANITIZE)$(STATIC),00)
@@ -93,6 +95,10 @@ $(PROGRAM): $(CLI_OBJ) $(OUT)/libsockserve.a
 build/helpers/%: tests/helpers/%.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -D_GNU_SOURCE $(WARNINGS) -O2 -g -o $@ $<
+
+build/unit/loop: tests/unit/loop.c lib/loop.c lib/loop.h
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -D_GNU_SOURCE $(WARNINGS) -O1 -g -fsanitize=address,undefined -Ilib -o $@ tests/unit/loop.c lib/loop.c
 
 helpers: $(HELPERS)
 
@@ -176,8 +182,9 @@ test: deps-test
 
 # The suite against a normal build in every mode, the AddressSanitizer build
 # in the fork and thread modes (sync runs the same code one at a time), the
-# ThreadSanitizer build in thread mode, and the static build in fork mode,
-# with the suites where its linking shows (user and host lookups, OpenSSL
+# ThreadSanitizer build in thread mode on the suites where threads meet (not
+# the command line, users or the real servers), and the static build in fork
+# mode, with the suites where its linking shows (user and host lookups, OpenSSL
 # linked in, the real servers); one summary line.
 check: deps-test
 	@$(MAKE) --no-print-directory all helpers SANITIZE=0
@@ -185,7 +192,7 @@ check: deps-test
 	@$(MAKE) --no-print-directory all SANITIZE=thread
 	@$(MAKE) --no-print-directory static
 	@TSAN_OPTIONS="halt_on_error=1 exitcode=66 $${TSAN_OPTIONS-}" \
-		tests/run sockserve build/asan/sockserve@fork,thread build/tsan/sockserve@thread \
+		tests/run sockserve build/asan/sockserve@fork,thread build/tsan/sockserve@thread:stream,lifecycle,datagram,time,hardening,proxy,tls,modes,resources,workers,logging,access \
 		build/static/sockserve@fork:stream,cli,privileges,lifecycle,tls,integration
 
 # Never installs packages: only what make built (and the docs).

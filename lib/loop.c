@@ -63,6 +63,8 @@ int loop_set(struct loop *loop, struct watch *w, uint32_t events)
 		op = EPOLL_CTL_MOD;
 	if (epoll_ctl(loop->epoll_fd, op, w->fd, &ev) < 0)
 		return -1;
+	if (op == EPOLL_CTL_ADD)
+		w->added = loop->batch;
 	w->events = events;
 	return 0;
 }
@@ -70,15 +72,21 @@ int loop_set(struct loop *loop, struct watch *w, uint32_t events)
 int loop_once(struct loop *loop, int timeout_ms)
 {
 	struct epoll_event ready[LOOP_BATCH];
-	int n = epoll_wait(loop->epoll_fd, ready, LOOP_BATCH, timeout_ms);
+	int n;
 
+	loop->batch++;
+	n = epoll_wait(loop->epoll_fd, ready, LOOP_BATCH, timeout_ms);
 	if (n < 0)
 		return errno == EINTR ? 0 : -1;
 	for (int i = 0; i < n; i++) {
 		struct watch *w = ready[i].data.ptr;
-		/* An earlier callback of this batch may have dropped this watch. */
+		/* An earlier callback of this batch may have dropped this
+		 * watch, or dropped it and added it again for something else
+		 * (a request's slot taken by the next connection): the event
+		 * is the old registration's, which the wait returned before
+		 * the new one existed. */
 		uint32_t events = ready[i].events & (w->events | EPOLLERR | EPOLLHUP);
-		if (w->events != 0 && events != 0)
+		if (w->events != 0 && events != 0 && w->added != loop->batch)
 			w->fn(loop->ctx, w, events);
 	}
 	return n;

@@ -15,6 +15,7 @@ typedef void watch_fn(void *ctx, struct watch *w, uint32_t events);
 struct watch {
 	int fd;
 	uint32_t events; /* as registered; 0 when not in the loop */
+	uint64_t added;  /* the batch of events in which it was last added */
 	watch_fn *fn;
 	void *data;
 };
@@ -24,6 +25,7 @@ struct loop {
 	int signal_fd;
 	struct watch signals;
 	void *ctx;       /* passed to every callback */
+	uint64_t batch;  /* counts the waits */
 };
 
 /* Block signals (0-terminated list), read them through a descriptor. */
