@@ -175,7 +175,7 @@ static enum step tls_step(struct ss_server *srv, struct request *req, char *why,
 	switch (tls_handshake(req->tls, why, size)) {
 	case TLS_DONE:
 		if (log_enabled(&srv->log, SS_LOG_DEBUG)) {
-			char from[ADDR_TEXT_MAX], what[96];
+			char from[ADDR_TEXT_MAX], what[128];
 			addr_format((struct sockaddr *)&req->peer, req->peer_len, from, sizeof(from));
 			tls_summary(req->tls, what, sizeof(what));
 			log_event(&srv->log, SS_LOG_DEBUG, "tls_handshake",

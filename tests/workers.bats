@@ -81,6 +81,50 @@ workers_of() {
 	[[ $output == *"n=50 ok=50 "* ]]
 }
 
+# started_ms PID: when PID started, in ms since boot (field 22 of its stat,
+# counted after the command name).
+started_ms() {
+	local stat
+	stat=$(cat "/proc/$1/stat") || return 1
+	stat=${stat##*) }
+	echo "$stat" | awk -v hz="$(getconf CLK_TCK)" '{ print int($20 * 1000 / hz) }'
+}
+
+# live_workers: the supervisor's workers that are alive (not zombies yet to
+# be reaped).
+live_workers() {
+	ps -o pid=,stat= --ppid "$SERVER_PID" 2>/dev/null | awk '$2 !~ /^Z/ { print $1 }' | sort
+}
+
+# replaced PID: two workers are alive, and PID is not one of them.
+replaced() {
+	local now
+	now=$(live_workers)
+	[ "$(echo "$now" | wc -l)" -eq 2 ] && ! echo "$now" | grep -qx "$1"
+}
+
+@test "--workers: a worker that dies again at once is started again no sooner than a second after its last start" {
+	start_server --workers 2 127.0.0.1:0 -- echo ok
+	wait_until 10 holds -eq 2 child_count "$SERVER_PID"
+	local first other second third t2 t3
+	first=$(live_workers | head -n 1)
+	other=$(live_workers | grep -vx "$first")
+	kill -KILL "$first"
+	wait_until 10 replaced "$first"
+	second=$(live_workers | grep -vx "$other")
+	t2=$(started_ms "$second")
+	# killed the moment it is seen: without the spacing its successor would
+	# start within milliseconds
+	kill -KILL "$second"
+	wait_until 10 replaced "$second"
+	third=$(live_workers | grep -vx "$other")
+	t3=$(started_ms "$third")
+	echo "second worker started at $t2 ms, third at $t3 ms" >&2
+	[ $((t3 - t2)) -ge 950 ]
+	run "$LOAD" conn -n 5 -c 1 -T 30 "$ADDR"
+	[[ $output == *"n=5 ok=5 "* ]]
+}
+
 @test "--workers on a unix socket with --pidfile: SIGTERM drains every worker; the path and pid file go once" {
 	start_server -v --workers 2 --pidfile ./s.pid ./s.sock -- sh -c 'echo $PPID; cat >/dev/null'
 	assert_equal "$(cat s.pid)" "$SERVER_PID"
