@@ -225,12 +225,6 @@ static void on_out(void *ctx, struct watch *w, uint32_t events)
 	pump_out(ctx, w->data, false);
 }
 
-static int nonblocking(int fd)
-{
-	int flags = fcntl(fd, F_GETFL);
-	return flags < 0 ? -1 : fcntl(fd, F_SETFL, flags | O_NONBLOCK);
-}
-
 /* Run the command on the reserved pipes: our ends, non-blocking, become
  * in_fd and out_fd, and the handler's ends are closed here.  If it cannot
  * run, the pipes stay reserved for another try (or for finish).
@@ -238,7 +232,7 @@ static int nonblocking(int fd)
 static int dgram_spawn(struct ss_server *srv, struct request *req, struct spawn_child *async, pid_t *pid)
 {
 	struct dgram *d = dgram_of(req);
-	int rc = nonblocking(d->pipes[1]) < 0 || nonblocking(d->pipes[2]) < 0 ? errno : 0;
+	int rc = set_nonblocking(d->pipes[1], true) < 0 || set_nonblocking(d->pipes[2], true) < 0 ? errno : 0;
 
 	if (rc == 0)
 		rc = spawn_handler(&srv->plan, d->pipes[0], d->pipes[3], d->pipes[3], req->env.envp, async, pid);

@@ -10,6 +10,7 @@
 #include <pthread.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
@@ -90,6 +91,15 @@ int loop_once(struct loop *loop, int timeout_ms)
 			w->fn(loop->ctx, w, events);
 	}
 	return n;
+}
+
+int set_nonblocking(int fd, bool on)
+{
+	int flags = fcntl(fd, F_GETFL);
+
+	if (flags < 0)
+		return -1;
+	return fcntl(fd, F_SETFL, on ? flags | O_NONBLOCK : flags & ~O_NONBLOCK);
 }
 
 void loop_close(struct loop *loop)

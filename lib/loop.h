@@ -7,6 +7,7 @@
 #ifndef SS_LOOP_H
 #define SS_LOOP_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct watch;
@@ -36,5 +37,7 @@ int loop_set(struct loop *loop, struct watch *w, uint32_t events);
 int loop_once(struct loop *loop, int timeout_ms);
 void loop_close(struct loop *loop);
 int64_t now_us(void);
+/* Set or clear O_NONBLOCK on fd: 0, or -1 with errno. */
+int set_nonblocking(int fd, bool on);
 
 #endif

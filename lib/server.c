@@ -201,7 +201,6 @@ static int adopt_socket(struct ss_server *srv, struct ss_error *err)
 {
 	const struct ss_config *cfg = &srv->cfg;
 	struct handed h;
-	int flags;
 
 	if (handed_find(cfg->address, &h, err) < 0)
 		return -1;
@@ -213,9 +212,7 @@ static int adopt_socket(struct ss_server *srv, struct ss_error *err)
 	/* Nothing of the socket's is left where handlers or systemd would
 	 * look; fds 0-2 get /dev/null again. */
 	close(h.fd);
-	flags = fcntl(srv->listen_fd, F_GETFL);
-	if (hold_standard_fds() < 0 || flags < 0 ||
-	    fcntl(srv->listen_fd, F_SETFL, srv->handler->hands_over ? flags & ~O_NONBLOCK : flags | O_NONBLOCK) < 0) {
+	if (hold_standard_fds() < 0 || set_nonblocking(srv->listen_fd, !srv->handler->hands_over) < 0) {
 		ss_error_set(err, SS_ERR_START, "%s: cannot take descriptor %d: %s", cfg->address, h.fd, strerror(errno));
 		return -1;
 	}

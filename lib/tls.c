@@ -5,9 +5,9 @@
  * certificates required and verified with --tls-client-ca.
  */
 #include "tls.h"
+#include "loop.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <openssl/err.h>
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
@@ -240,14 +240,13 @@ bool tls_kernel_offers_ktls(void)
 struct tls_conn *tls_conn_new(struct tls_server *t, int fd)
 {
 	struct tls_conn *c = calloc(1, sizeof(*c));
-	int flags = fcntl(fd, F_GETFL);
 
 	/* TLS writes records, several to a flight (the tickets after the
 	 * handshake, an answer and close_notify): Nagle's algorithm would hold
 	 * each one after the first for the client's delayed ACK.  (A unix
 	 * socket has no such option: the failure is ignored.) */
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));
-	if (c == NULL || flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0 ||
+	if (c == NULL || set_nonblocking(fd, true) < 0 ||
 	    (c->ssl = SSL_new(t->ctx)) == NULL || SSL_set_fd(c->ssl, fd) != 1) {
 		tls_conn_free(c);
 		return NULL;
@@ -333,9 +332,7 @@ bool tls_in_kernel(const struct tls_conn *c)
 
 int tls_hand_over(struct tls_conn *c)
 {
-	int flags = fcntl(c->fd, F_GETFL);
-
-	if (flags < 0 || fcntl(c->fd, F_SETFL, flags & ~O_NONBLOCK) < 0)
+	if (set_nonblocking(c->fd, false) < 0)
 		return errno;
 	c->handed_over = true;
 	return 0;
@@ -348,11 +345,9 @@ bool tls_handed_over(const struct tls_conn *c)
 
 void tls_close_notify(struct tls_conn *c)
 {
-	int flags = fcntl(c->fd, F_GETFL);
-
 	/* The kernel frames the alert (a record of its own type); a socket
 	 * whose buffer is full, or a client that has gone, gets none. */
-	if (flags >= 0 && fcntl(c->fd, F_SETFL, flags | O_NONBLOCK) == 0) {
+	if (set_nonblocking(c->fd, true) == 0) {
 		ERR_clear_error();
 		SSL_shutdown(c->ssl);
 		ERR_clear_error();
@@ -490,7 +485,6 @@ int tls_relay(struct tls_conn *c, int to_handler, int from_handler)
 {
 	static struct relay zero;
 	struct relay *r = malloc(sizeof(*r));
-	int flags;
 
 	if (r == NULL)
 		return -1;
@@ -499,11 +493,9 @@ int tls_relay(struct tls_conn *c, int to_handler, int from_handler)
 	r->to = to_handler;
 	r->from = from_handler;
 	/* Non-blocking everywhere: the loop below waits in poll alone. */
-	for (int i = 0; i < 3; i++) {
-		int fd = i == 0 ? c->fd : i == 1 ? to_handler : from_handler;
-		if ((flags = fcntl(fd, F_GETFL)) >= 0)
-			fcntl(fd, F_SETFL, flags | O_NONBLOCK);
-	}
+	set_nonblocking(c->fd, true);
+	set_nonblocking(to_handler, true);
+	set_nonblocking(from_handler, true);
 	while (!r->closed) {
 		/* both directions, until neither moves */
 		for (bool moved = true; moved;) {

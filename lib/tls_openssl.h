@@ -23,7 +23,8 @@
 	X(SSL_CTX_use_PrivateKey) X(SSL_CTX_use_PrivateKey_file) X(SSL_CTX_use_certificate) \
 	X(SSL_CTX_use_certificate_chain_file) X(SSL_accept) X(SSL_free) X(SSL_get0_alpn_selected) \
 	X(SSL_get0_peer_certificate) X(SSL_get_current_cipher) X(SSL_get_error) X(SSL_get_servername) \
-	X(SSL_get_rbio) X(SSL_get_verify_result) X(SSL_get_version) X(SSL_get_wbio) X(SSL_has_pending) X(SSL_load_client_CA_file) X(SSL_new) X(SSL_read) \
+	X(SSL_get_rbio) X(SSL_get_verify_result) X(SSL_get_version) X(SSL_get_wbio) X(SSL_has_pending) \
+	X(SSL_load_client_CA_file) X(SSL_new) X(SSL_read) \
 	X(SSL_select_next_proto) X(SSL_set_fd) X(SSL_shutdown) X(SSL_write) X(TLS_server_method) \
 	X(X509V3_EXT_conf_nid) X(X509V3_set_ctx) X(X509_EXTENSION_free) X(X509_NAME_add_entry_by_txt) \
 	X(X509_NAME_free) X(X509_NAME_print_ex) X(X509_add_ext) X(X509_digest) X(X509_free) \

@@ -107,6 +107,16 @@ guest_log() {
 	done
 }
 
+@test "--log-format json: the tls event says path ktls; a handed-over handshake says so" {
+	local m
+	for m in $MODES; do
+		assert_equal "$(found "$m" 'json answer')" "json "
+		run sed -n "s/^CHECK $m json: //p" "$CONSOLE"
+		assert_line --regexp '"event":"tls","certificate":"throw-away","sha256":"[0-9A-F:]+","path":"ktls","ktls":1,'
+		assert_line --regexp '"event":"tls_handshake","remote":"127\.0\.0\.1:[0-9]+","tls":"TLSv1\.2 ECDHE-ECDSA-AES256-GCM-SHA384, kTLS \(the handler gets the socket\)"'
+	done
+}
+
 @test "no sanitizer report in the guest (when SOCKSERVE is a sanitizer build)" {
 	run grep -E 'ERROR: (Address|Leak|Thread)Sanitizer|WARNING: ThreadSanitizer|runtime error:' "$CONSOLE"
 	assert_failure 1

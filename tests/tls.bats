@@ -192,6 +192,23 @@ ss_established() {
 	cat "$first" >>"$SERVER_ERR"
 }
 
+@test "--log-format json: the tls event names the path and whether the kernel offers kTLS; each handshake names its way" {
+	start_server --log-format json -vv --tls -m "$MODE" 127.0.0.1:0 -- sh -c "$SHOWTLS"
+	local path=relay ktls=0 way=relayed
+	if grep -qw tls /proc/sys/net/ipv4/tcp_available_ulp 2>/dev/null; then
+		path=ktls ktls=1 way='kTLS \(the handler gets the socket\)'
+	fi
+	log_has '"event":"tls","certificate":"throw-away","sha256":"([0-9A-F]{2}:){31}[0-9A-F]{2}","path":"'"$path"'","ktls":'"$ktls"','
+	run tc --send x "$ADDR"
+	wait_until 10 log_has '"event":"tls_handshake","remote":"127\.0\.0\.1:[0-9]+","tls":"TLSv1\.3 TLS_[A-Z0-9_]+, '"$way"'"'
+	# --tls-relay: the relay whatever the kernel offers
+	local first=$SERVER_ERR
+	SERVER_ERR=$BATS_TEST_TMPDIR/relay.err
+	start_server --log-format json --tls --tls-relay -m "$MODE" 127.0.0.1:0 -- sh -c "$SHOWTLS"
+	log_has '"event":"tls",.*"path":"relay","ktls":0,'
+	cat "$first" >>"$SERVER_ERR"
+}
+
 @test "TLS usage and start-up errors name the problem" {
 	make_pki
 	run "$SOCKSERVE" --tls-cert server.pem 127.0.0.1:0 cat

@@ -12,10 +12,11 @@ head -c 1048576 /dev/urandom >/tmp/down
 echo "CHECK all up: $(sha256sum </tmp/up | cut -d' ' -f1)"
 echo "CHECK all down: $(sha256sum </tmp/down | cut -d' ' -f1)"
 
-# serve MODE ARGS...: start sockserve; ADDR and PID are set.
+# serve MODE ARGS...: start sockserve, logging to LOG (default err.MODE);
+# ADDR and PID are set.
 serve() {
 	rm -f addr
-	/sockserve --print-address -vv -m "$@" >addr 2>>"err.$1" &
+	/sockserve --print-address -vv -m "$@" >addr 2>>"${LOG:-err.$1}" &
 	PID=$!
 	for _ in $(seq 100); do
 		[ -s addr ] && break
@@ -72,6 +73,16 @@ for m in sync fork thread; do
 		kill "$PID"
 		wait "$PID"
 	done
+
+	# the JSON log: the start-up event's path, each handshake's way
+	: >"json.$m"
+	LOG=json.$m
+	serve "$m" --log-format json --tls 127.0.0.1:0 -- sh -c 'read x; echo "$x"'
+	LOG=
+	echo json | client json -ign_eof -tls1_2
+	kill "$PID"
+	wait "$PID"
+	grep '"event":"tls' "json.$m" | sed "s/^/CHECK $m json: /"
 
 	# -T ends a handler on a handed-over socket; the next one is served
 	serve "$m" --tls -T 1 127.0.0.1:0 -- sh -c 'read x; echo "started $x"; exec sleep 30'
