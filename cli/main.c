@@ -30,7 +30,7 @@ static void hint(const struct ss_config *cfg, const struct ss_error *err)
 	if (err->kind == SS_ERR_START && command[0] == '-' && strncmp(err->msg, "cannot run", 10) == 0)
 		fprintf(stderr, "sockserve: hint: '%s' came after ADDRESS, so it is taken as COMMAND; "
 		        "options go before ADDRESS: sockserve [OPTION...] ADDRESS [--] COMMAND\n", command);
-	else if (strncmp(err->msg, "cannot resolve", 14) == 0 && strchr(cfg->address, ':') == NULL &&
+	else if (strstr(err->msg, "a port is missing") != NULL && strchr(cfg->address, ':') == NULL &&
 	         all_digits(command))
 		fprintf(stderr, "sockserve: hint: HOST and PORT are one word: sockserve %s:%s -- COMMAND\n",
 		        cfg->address, command);

@@ -28,7 +28,7 @@ enum { OPT_INET = 1000, OPT_INET6, OPT_UNIX, OPT_VERBOSE, OPT_QUIET, OPT_VERSION
 static struct {
 	char *family, *type, *mode, *max_children, *max_per_ip, *rate, *backlog, *grace, *stderr_to, *log_format, *max_packet,
 	     *timeout, *idle_timeout, *max_requests, *user, *group, *socket_mode, *pidfile, *workers, *tls_cert, *tls_key, *tls_client_ca, *tls_alpn;
-	char **allow, **deny; /* repeatable: popt collects them */
+	char **allow, **deny, **proxy_from; /* repeatable: popt collects them */
 	int shell, no_env, nodelay, no_reuse_addr, reuse_port, v6only, print_address, empty_reply, once, wait,
 	    proxy_protocol, tls, tls_relay;
 } o;
@@ -136,6 +136,9 @@ static struct poptOption access_options[] = {
 	{ "proxy-protocol", 0, POPT_ARG_NONE, &o.proxy_protocol, 0,
 	  "connections start with a PROXY protocol header (v1 or v2, from HAProxy...): "
 	  "its client address is the one served, logged and checked", NULL },
+	{ "proxy-from", 0, POPT_ARG_ARGV, &o.proxy_from, 0,
+	  "accept PROXY headers only from peers in these CIDRs (comma-separated, repeatable); "
+	  "others are refused. Without it, anyone who reaches the port can claim any address", "CIDR,..." },
 	{ "user", 'u', POPT_ARG_STRING, &o.user, OPT_STRING,
 	  "once bound, run as USER (and its groups); handlers too", "USER" },
 	{ "group", 'g', POPT_ARG_STRING, &o.group, OPT_STRING, "once bound, run as GROUP (default: USER's)", "GROUP" },
@@ -236,7 +239,9 @@ static int number(const char *option, const char *text, int64_t *out)
 {
 	const char *errstr;
 	char range[64];
-	long long n = strtonum(text, 0, LLONG_MAX, &errstr);
+	/* digits only: strtonum(3) would take a sign and leading blanks */
+	long long n = text[0] != '\0' && text[strspn(text, "0123456789")] == '\0'
+	              ? strtonum(text, 0, LLONG_MAX, &errstr) : (errstr = "invalid", 0);
 
 	if (errstr == NULL) {
 		*out = n;
@@ -272,11 +277,15 @@ static int seconds(const char *option, const char *text, int64_t *out_ms)
 	char *end;
 	double value;
 
+	/* DIGITS[.DIGITS] or .DIGITS only: strtod(3) would take blanks, a sign,
+	 * hexadecimal, exponents, "inf" and "nan" */
+	size_t whole = strspn(text, "0123456789"), point = text[whole] == '.';
+	size_t fraction = strspn(text + whole + point, "0123456789");
 	errno = 0;
 	value = strtod(text, &end);
-	if (end == text || *end != '\0' || errno != 0 || !isfinite(value) || text[0] == '-' ||
-	    text[strspn(text, " \t")] != text[0]) {
-		usage_error("%s: '%s' is not a number of seconds", option, text);
+	if (whole + fraction == 0 || text[whole + point + fraction] != '\0' || (point && fraction == 0) ||
+	    end != text + whole + point + fraction || errno != 0 || !isfinite(value)) {
+		usage_error("%s: '%s' is not a number of seconds (such as 5, 0.5 or .25)", option, text);
 		return -1;
 	}
 	/* Adding a half rounds to the nearest ms (and keeps sockserve off libm,
@@ -404,6 +413,7 @@ static int convert(struct ss_config *cfg)
 		cfg->max_requests = 1;
 	cfg->allow = (const char *const *)o.allow;
 	cfg->deny = (const char *const *)o.deny;
+	cfg->proxy_from = (const char *const *)o.proxy_from;
 	cfg->user = o.user;
 	cfg->group = o.group;
 	cfg->pidfile = o.pidfile;
@@ -440,7 +450,15 @@ static int take_arguments(struct ss_config *cfg)
 	if (args[0] != NULL && strcmp(args[0], "--") == 0)
 		args++;
 	if (args[0] == NULL) {
-		usage_error("missing COMMAND after ADDRESS '%s'", cfg->address);
+		/* netcat's -u is UDP; here it takes a user, which then swallowed
+		 * the address */
+		const char *taken = o.user != NULL && strpbrk(o.user, ":/[@") != NULL ? o.user : NULL;
+		if (taken != NULL)
+			usage_error("missing COMMAND after ADDRESS '%s': -u (--user) took '%s' as a user name; "
+			            "for UDP write -t dgram: sockserve -t dgram %s -- %s", cfg->address, taken, taken,
+			            cfg->address);
+		else
+			usage_error("missing COMMAND after ADDRESS '%s'", cfg->address);
 		return -1;
 	}
 	cfg->argv = (char *const *)args;
@@ -484,6 +502,7 @@ void options_free(void)
 	}
 	free_list(o.allow);
 	free_list(o.deny);
+	free_list(o.proxy_from);
 	memset(&o, 0, sizeof(o));
 	if (con != NULL)
 		con = poptFreeContext(con);

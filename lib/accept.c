@@ -25,17 +25,19 @@ static bool out_of_descriptors(int error)
 	return error == EMFILE || error == ENFILE || error == ENOBUFS || error == ENOMEM;
 }
 
-enum refusal { REFUSED_DENY, REFUSED_NOT_ALLOWED, REFUSED_RATE, REFUSED_MAX_PER_IP };
+enum refusal { REFUSED_DENY, REFUSED_NOT_ALLOWED, REFUSED_RATE, REFUSED_MAX_PER_IP, REFUSED_PROXY_UNTRUSTED };
 
-/* A refusal: counted, and logged at -v (rate-limited like every refusal).
+/* A refusal: counted, and logged at -v (rate-limited like every refusal);
+ * a PROXY header from a peer not trusted to send one at the default level.
  * rule is the --deny rule matched; in_progress the count --max-per-ip saw. */
 static void log_rejected(struct ss_server *srv, struct request *req, enum refusal why, const struct cidr *rule,
                          unsigned in_progress)
 {
 	char from[ADDR_TEXT_MAX];
+	int level = why == REFUSED_PROXY_UNTRUSTED ? SS_LOG_ERROR : SS_LOG_INFO;
 
 	srv->rejected++;
-	if (!log_allowed(&srv->log, SS_LOG_INFO, LOG_REJECTED))
+	if (!log_allowed(&srv->log, level, LOG_REJECTED))
 		return;
 	addr_format((struct sockaddr *)&req->peer, req->peer_len, from, sizeof(from));
 	switch (why) {
@@ -59,6 +61,10 @@ static void log_rejected(struct ss_server *srv, struct request *req, enum refusa
 		          LOG_FIELDS(FSTR("remote", from), FSTR("reason", "max_per_ip"), FINT("in_progress", in_progress)),
 		          "%s: rejected: %u requests in progress from this address (--max-per-ip %lld)", from,
 		          in_progress, (long long)srv->cfg.max_per_ip);
+		break;
+	case REFUSED_PROXY_UNTRUSTED:
+		log_event(&srv->log, level, "rejected", LOG_FIELDS(FSTR("remote", from), FSTR("reason", "proxy_untrusted")),
+		          "%s: rejected: not a --proxy-from peer, so it may not send a PROXY header", from);
 		break;
 	}
 }
@@ -346,6 +352,11 @@ void accept_requests(struct ss_server *srv)
 			continue; /* this one failed; the next may not */
 		}
 		request_hold(srv, req);
+		if (srv->cfg.proxy_protocol && !acl_proxy_trusted(&srv->acl, &req->peer)) {
+			log_rejected(srv, req, REFUSED_PROXY_UNTRUSTED, NULL, 0);
+			request_release(srv, req);
+			continue;
+		}
 		if (srv->cfg.proxy_protocol) {
 			proxy_reader_init(&req->proxy);
 			opening_begin(srv, req, OPENING_PROXY);

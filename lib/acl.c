@@ -207,20 +207,74 @@ static int cidr_list(const char *option, const char *const *texts, struct cidr *
 	return 0;
 }
 
-int acl_init(struct acl *acl, const char *const *allow, const char *const *deny, struct ss_error *err)
+/* --proxy-from=CIDR[,CIDR...], repeatable: one rule per CIDR. */
+static int proxy_from_list(struct acl *acl, const char *const *lists, struct ss_error *err)
+{
+	size_t total = 0, n = 1;
+	const char **texts;
+
+	for (size_t i = 0; lists != NULL && lists[i] != NULL; i++)
+		total += strlen(lists[i]) + 1;
+	if (total == 0)
+		return 0;
+	acl->proxy_from_text = malloc(total);
+	if (acl->proxy_from_text == NULL) {
+		ss_error_set(err, SS_ERR_START, "out of memory");
+		return -1;
+	}
+	/* the lists joined with commas, then cut at every comma */
+	char *p = acl->proxy_from_text;
+	for (size_t i = 0; lists[i] != NULL; i++)
+		p += sprintf(p, "%s%s", i > 0 ? "," : "", lists[i]);
+	for (p = acl->proxy_from_text; *p != '\0'; p++)
+		n += *p == ',';
+	texts = calloc(n + 1, sizeof(*texts));
+	if (texts == NULL) {
+		ss_error_set(err, SS_ERR_START, "out of memory");
+		return -1;
+	}
+	n = 0;
+	for (char *t = acl->proxy_from_text, *w; (w = strsep(&t, ",")) != NULL;)
+		texts[n++] = w;
+	int rc = cidr_list("--proxy-from", texts, &acl->proxy_from, &acl->proxy_from_count, err);
+	free(texts);
+	return rc;
+}
+
+int acl_init(struct acl *acl, const char *const *allow, const char *const *deny, const char *const *proxy_from,
+             struct ss_error *err)
 {
 	if (cidr_list("--allow", allow, &acl->allow, &acl->allow_count, err) < 0 ||
-	    cidr_list("--deny", deny, &acl->deny, &acl->deny_count, err) < 0)
+	    cidr_list("--deny", deny, &acl->deny, &acl->deny_count, err) < 0 ||
+	    proxy_from_list(acl, proxy_from, err) < 0)
 		return -1;
 	return 0;
+}
+
+bool acl_proxy_trusted(const struct acl *acl, const struct sockaddr_storage *peer)
+{
+	struct ip_key key;
+
+	if (acl->proxy_from_count == 0)
+		return true;
+	if (!ip_key_of(peer, &key))
+		return false;
+	bool v4 = is_v4(&key);
+	for (size_t i = 0; i < acl->proxy_from_count; i++)
+		if (cidr_match(&acl->proxy_from[i], &key, v4))
+			return true;
+	return false;
 }
 
 void acl_free(struct acl *acl)
 {
 	free(acl->allow);
 	free(acl->deny);
-	acl->allow = acl->deny = NULL;
-	acl->allow_count = acl->deny_count = 0;
+	free(acl->proxy_from);
+	free(acl->proxy_from_text);
+	acl->allow = acl->deny = acl->proxy_from = NULL;
+	acl->proxy_from_text = NULL;
+	acl->allow_count = acl->deny_count = acl->proxy_from_count = 0;
 }
 
 bool acl_active(const struct acl *acl)

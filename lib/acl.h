@@ -34,14 +34,22 @@ struct cidr {
 struct acl {
 	struct cidr *allow, *deny;
 	size_t allow_count, deny_count;
+	struct cidr *proxy_from;    /* --proxy-from: the peers that may send PROXY headers */
+	size_t proxy_from_count;
+	char *proxy_from_text;      /* the rules' texts, split at the commas */
 };
 
 /* Parse one CIDR (or a bare address) given to option. */
 int cidr_parse(const char *option, const char *text, struct cidr *out, struct ss_error *err);
-/* Parse the --allow and --deny lists: a usage error names the value. */
-int acl_init(struct acl *acl, const char *const *allow, const char *const *deny, struct ss_error *err);
+/* Parse the --allow and --deny lists, and --proxy-from's (each value a
+ * comma-separated list): a usage error names the value. */
+int acl_init(struct acl *acl, const char *const *allow, const char *const *deny, const char *const *proxy_from,
+             struct ss_error *err);
 void acl_free(struct acl *acl);
 bool acl_active(const struct acl *acl);
+/* Whether a connection from this peer may send a PROXY header: true
+ * without --proxy-from; the peer must be an IP in it with one. */
+bool acl_proxy_trusted(const struct acl *acl, const struct sockaddr_storage *peer);
 /* NULL if the client may be served; else the --deny rule it matched
  * (*denied), or a rule with empty text: it matched no --allow rule. */
 const struct cidr *acl_refuse(const struct acl *acl, const struct ip_key *key, bool *denied);

@@ -115,9 +115,10 @@ static int parse_inet(const char *text, int family, int socktype, struct address
 	if (split_host_port(text, host, sizeof(host), &port, err) < 0)
 		return -1;
 	if (*port == '\0') {
-		ss_error_set(err, SS_ERR_USAGE, "address '%s': missing port", text);
+		ss_error_set(err, SS_ERR_USAGE, "address '%s': a port is missing: %sPORT", text, text);
 		return -1;
 	}
+
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_flags = AI_PASSIVE;
 	if (port[strspn(port, "0123456789")] == '\0') {
@@ -132,6 +133,22 @@ static int parse_inet(const char *text, int family, int socktype, struct address
 	hints.ai_family = family;
 	hints.ai_socktype = socktype == SOCK_DGRAM ? SOCK_DGRAM : SOCK_STREAM;
 	int rc = getaddrinfo(host[0] ? host : NULL, port, &hints, &res);
+	if (rc == EAI_SERVICE && host[0] == '\0') {
+		/* No colon, and not a port or a service: a host without its
+		 * port, or a unix socket path without its '/'. */
+		struct in_addr probe;
+		if (inet_pton(AF_INET, port, &probe) == 1)
+			ss_error_set(err, SS_ERR_USAGE, "address '%s': a port is missing: %s:PORT", text, text);
+		else
+			ss_error_set(err, SS_ERR_USAGE, "address '%s' is not a port or a service; a host needs its port "
+			             "(%s:PORT), a unix socket path a '/' (./%s)", text, text, text);
+		return -1;
+	}
+	if (rc == EAI_SERVICE) {
+		ss_error_set(err, SS_ERR_USAGE, "address '%s': '%s' is not a port (0 to 65535) or a service name of "
+		             "/etc/services", text, port);
+		return -1;
+	}
 	if (rc != 0) {
 		ss_error_set(err, SS_ERR_START, "cannot resolve %s: %s", text,
 		             rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));

@@ -68,6 +68,7 @@ enum receive {
 /* Handler: what differs between socket types. */
 struct handler {
 	const char *name;
+	size_t ctx_size;          /* its server-wide state (may be 0) */
 	const char *var_prefix;   /* "TCP" or "UDP" for the inet variables */
 	/* Connections: listen(2), and the listener closes at once on shutdown.
 	 * Without (datagrams), replies go out from the socket while handlers
@@ -96,6 +97,9 @@ struct handler {
 	void (*finish)(struct ss_server *srv, struct request *req);
 	/* Socket options the handler needs on the listener. */
 	int (*configure)(struct ss_server *srv, int fd);
+	/* Until when the listener stays out of the poll set, after now; 0:
+	 * it need not (NULL: never). */
+	int64_t (*paused)(struct ss_server *srv, int64_t now);
 };
 
 /* Mode: how requests run side by side. */

@@ -176,6 +176,10 @@ int config_check(const struct ss_config *cfg, struct ss_config *resolved, struct
 		                                        : "--tls-relay");
 	if (cfg->wait && (cfg->tls || cfg->tls_cert != NULL))
 		return usage(err, "--wait hands the socket itself to COMMAND: TLS cannot apply");
+	if (cfg->pidfile != NULL && cfg->pidfile[0] == '\0')
+		return usage(err, "--pidfile needs a file name");
+	if (cfg->proxy_from != NULL && !cfg->proxy_protocol)
+		return usage(err, "--proxy-from names the peers that may send PROXY headers: it needs --proxy-protocol");
 	if (cfg->wait && cfg->proxy_protocol)
 		return usage(err, "--wait hands the socket itself to COMMAND, which reads its own connections: "
 		             "--proxy-protocol cannot apply");

@@ -45,8 +45,10 @@ int env_template_init(struct env_template *t, bool no_env, struct ss_error *err)
 		ss_error_set(err, SS_ERR_START, "out of memory building the environment");
 		return -1;
 	}
+	/* Inherited copies of the connection's names are never passed on,
+	 * --no-env or not: a handler must not mistake them for its client's. */
 	for (size_t i = 0; i < n; i++)
-		if (no_env || !is_connection_variable(environ[i]))
+		if (!is_connection_variable(environ[i]))
 			t->vars[kept++] = environ[i];
 	t->vars[kept] = NULL;
 	t->count = kept;
@@ -103,6 +105,31 @@ void env_add(struct env_block *b, const char *name, const char *fmt, ...)
 	if (m < 0 || (size_t)(n + m) >= room)
 		return;
 	b->text_used += (size_t)(n + m) + 1;
-	b->envp[b->base + b->used++] = text;
+	env_add_entry(b, text);
+}
+
+void env_add_entry(struct env_block *b, const char *entry)
+{
+	if (b->used >= b->capacity)
+		return;
+	b->envp[b->base + b->used++] = (char *)entry;
 	b->envp[b->base + b->used] = NULL;
+}
+
+bool host_name_valid(const char *name)
+{
+	size_t total = strlen(name);
+
+	if (total == 0 || total > 253)
+		return false;
+	for (const char *label = name;; label++) {
+		size_t n = strspn(label, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-");
+		if (n == 0 || n > 63 || label[0] == '-' || label[n - 1] == '-')
+			return false;
+		label += n;
+		if (*label == '\0')
+			return true;
+		if (*label != '.')
+			return false;
+	}
 }

@@ -19,7 +19,7 @@
 struct env_template {
 	char **vars;        /* sockserve's environment less the UCSPI names */
 	size_t count;
-	bool no_env;        /* --no-env: pass everything, add nothing */
+	bool no_env;        /* --no-env: add nothing */
 };
 
 struct env_block {
@@ -40,5 +40,12 @@ void env_block_free(struct env_block *b);
 void env_reset(struct env_block *b);
 void env_add(struct env_block *b, const char *name, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* Add "NAME=value" that its caller keeps until the handler has started
+ * (a value too long for the block's text). */
+void env_add_entry(struct env_block *b, const char *entry);
+/* A host name (RFC 1123 / RFC 6066): dot-separated labels of letters,
+ * digits and hyphens, 1 to 63 bytes each, no hyphen first or last, 253 bytes
+ * at most, no trailing dot. */
+bool host_name_valid(const char *name);
 
 #endif

@@ -6,8 +6,27 @@
  * runs, the mode has no free slot (one at a time), so the socket leaves the
  * poll set until COMMAND exits, and a request still waiting then starts
  * COMMAND again.
+ *
+ * A COMMAND that exits without reading what woke it (one that fails at
+ * once) would be started again for ever, thousands of times a second.  As
+ * inetd and xinetd do, more than RESPAWN_MAX such starts within
+ * RESPAWN_WINDOW_US pause the service for RESPAWN_PAUSE_US, logged once a
+ * pause.
  */
 #include "server.h"
+
+#include <poll.h>
+#include <string.h>
+
+#define RESPAWN_MAX 40
+#define RESPAWN_WINDOW_US 10000000
+#define RESPAWN_PAUSE_US 10000000
+
+struct wait_state {
+	int64_t unread[RESPAWN_MAX];  /* when COMMAND last exited leaving the socket unread: a ring */
+	unsigned next;                /* the oldest, and where the next one goes */
+	int64_t paused_until;
+};
 
 static enum receive wait_receive(struct ss_server *srv, struct request *req)
 {
@@ -23,10 +42,36 @@ static int wait_spawn(struct ss_server *srv, struct request *req, struct spawn_c
 	return spawn_handler(&srv->plan, srv->listen_fd, srv->listen_fd, srv->listen_fd, req->env.envp, async, pid);
 }
 
+/* COMMAND has ended (or never ran): was the socket left unread, and how
+ * often lately? */
 static void wait_finish(struct ss_server *srv, struct request *req)
 {
-	(void)srv;
+	struct wait_state *w = srv->handler_ctx;
+	struct pollfd p = { .fd = srv->listen_fd, .events = POLLIN };
+	int64_t now = now_us();
+
 	(void)req;
+	if (srv->draining || poll(&p, 1, 0) != 1)
+		return;
+	int64_t oldest = w->unread[w->next];
+	w->unread[w->next] = now;
+	w->next = (w->next + 1) % RESPAWN_MAX;
+	if (oldest == 0 || now - oldest > RESPAWN_WINDOW_US)
+		return;
+	w->paused_until = now + RESPAWN_PAUSE_US;
+	memset(w->unread, 0, sizeof(w->unread));
+	log_msg(&srv->log, SS_LOG_ERROR, "respawn_paused",
+	        "COMMAND exited %d times within %d s without taking what was waiting on the socket: "
+	        "not started again for %d s", RESPAWN_MAX + 1, RESPAWN_WINDOW_US / 1000000, RESPAWN_PAUSE_US / 1000000);
+}
+
+static int64_t wait_paused(struct ss_server *srv, int64_t now)
+{
+	struct wait_state *w = srv->handler_ctx;
+
+	if (w->paused_until != 0 && now >= w->paused_until)
+		w->paused_until = 0;
+	return w->paused_until;
 }
 
 const struct handler handler_wait_stream = {
@@ -34,9 +79,11 @@ const struct handler handler_wait_stream = {
 	.var_prefix = "TCP",
 	.connections = true,
 	.hands_over = true,
+	.ctx_size = sizeof(struct wait_state),
 	.receive = wait_receive,
 	.spawn = wait_spawn,
 	.finish = wait_finish,
+	.paused = wait_paused,
 };
 
 const struct handler handler_wait_dgram = {
@@ -44,7 +91,9 @@ const struct handler handler_wait_dgram = {
 	.var_prefix = "UDP",
 	.connections = false,
 	.hands_over = true,
+	.ctx_size = sizeof(struct wait_state),
 	.receive = wait_receive,
 	.spawn = wait_spawn,
 	.finish = wait_finish,
+	.paused = wait_paused,
 };

@@ -62,9 +62,80 @@ static void putf(struct line *l, const char *fmt, ...)
 		l->len += (size_t)n < room ? (size_t)n : room - 1;
 }
 
+size_t utf8_char(const unsigned char *s, size_t left)
+{
+	unsigned char c = s[0];
+	size_t n;
+	uint32_t cp;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		n = 2, cp = c & 0x1f;
+	else if (c >= 0xe0 && c <= 0xef)
+		n = 3, cp = c & 0x0f;
+	else if (c >= 0xf0 && c <= 0xf4)
+		n = 4, cp = c & 0x07;
+	else
+		return 0;
+	if (n > left)
+		return 0;
+	for (size_t i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	/* overlong forms, UTF-16 surrogates, past U+10FFFF */
+	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
+/* A C0 or C1 control character, or DEL: what a terminal may act on. */
+static bool is_control(const unsigned char *s, size_t n)
+{
+	return (n == 1 && (s[0] < 0x20 || s[0] == 0x7f)) || (n == 2 && s[0] == 0xc2 && s[1] < 0xa0);
+}
+
+size_t log_text_escape(char *buf, size_t size, const char *text, size_t len)
+{
+	const unsigned char *s = (const unsigned char *)text;
+	size_t out = 0;
+
+	if (size == 0)
+		return 0;
+	for (size_t i = 0; i < len;) {
+		char esc[16];
+		size_t n = utf8_char(s + i, len - i), e = 0;
+		if (n == 0) {
+			e = (size_t)snprintf(esc, sizeof(esc), "\\x%02x", s[i]);
+			n = 1;
+		} else if (n == 1 && s[i] == '\\') {
+			e = (size_t)snprintf(esc, sizeof(esc), "\\\\");
+		} else if (n == 1 && (s[i] == '\n' || s[i] == '\r' || s[i] == '\t')) {
+			e = (size_t)snprintf(esc, sizeof(esc), "\\%c", s[i] == '\n' ? 'n' : s[i] == '\r' ? 'r' : 't');
+		} else if (is_control(s + i, n)) {
+			for (size_t k = 0; k < n; k++)
+				e += (size_t)snprintf(esc + e, sizeof(esc) - e, "\\x%02x", s[i + k]);
+		} else {
+			memcpy(esc, s + i, n);
+			e = n;
+		}
+		/* whole escapes only, and room for the NUL */
+		if (out + e + 1 > size)
+			break;
+		memcpy(buf + out, esc, e);
+		out += e;
+		i += n;
+	}
+	buf[out] = '\0';
+	return out;
+}
+
 size_t log_json_string(char *buf, size_t size, const char *s)
 {
-	size_t len = 0;
+	const unsigned char *u = (const unsigned char *)s;
+	size_t len = 0, left = strlen(s);
 
 	if (size < 3) {
 		if (size > 0)
@@ -72,21 +143,28 @@ size_t log_json_string(char *buf, size_t size, const char *s)
 		return 0;
 	}
 	buf[len++] = '"';
-	for (; *s != '\0'; s++) {
-		unsigned char c = (unsigned char)*s;
+	for (size_t i = 0; i < left;) {
 		char esc[8];
-		size_t n;
-		if (c == '"' || c == '\\')
-			n = (size_t)snprintf(esc, sizeof(esc), "\\%c", c);
-		else if (c < 0x20 || c == 0x7f)
-			n = (size_t)snprintf(esc, sizeof(esc), "\\u%04x", c);
-		else
-			esc[0] = (char)c, n = 1;
+		size_t n = utf8_char(u + i, left - i), e;
+		if (n == 0) {
+			/* not UTF-8: U+FFFD, as Go's and Python's encoders do */
+			memcpy(esc, "\xef\xbf\xbd", 3);
+			e = 3;
+			n = 1;
+		} else if (n == 1 && (u[i] == '"' || u[i] == '\\')) {
+			e = (size_t)snprintf(esc, sizeof(esc), "\\%c", u[i]);
+		} else if (is_control(u + i, n)) {
+			e = (size_t)snprintf(esc, sizeof(esc), "\\u%04x", n == 1 ? u[i] : u[i + 1]);
+		} else {
+			memcpy(esc, u + i, n);
+			e = n;
+		}
 		/* room for it, the closing quote and the NUL */
-		if (len + n + 2 > size)
+		if (len + e + 2 > size)
 			break;
-		memcpy(buf + len, esc, n);
-		len += n;
+		memcpy(buf + len, esc, e);
+		len += e;
+		i += n;
 	}
 	buf[len++] = '"';
 	buf[len] = '\0';
@@ -212,9 +290,11 @@ static void format_line(const struct logger *log, int level, const char *event, 
 {
 	if (log->format == SS_LOG_TEXT) {
 		if (log->worker > 0)
-			putf(l, "sockserve[%d]: %s", log->worker, text);
+			putf(l, "sockserve[%d]: ", log->worker);
 		else
-			putf(l, "sockserve: %s", text);
+			put(l, "sockserve: ", 11);
+		/* what a client chose never ends the line or reaches the terminal */
+		l->len += log_text_escape(l->buf + l->len, sizeof(l->buf) - 1 - l->len, text, strlen(text));
 		return;
 	}
 	put(l, "{\"ts\":", 6);

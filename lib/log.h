@@ -69,6 +69,17 @@ void log_event(struct logger *log, int level, const char *event,
 /* A plain message event at a level: {"event":EVENT,"message":...}. */
 void log_msg(struct logger *log, int level, const char *event, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+/* Text a client may have chosen (addresses, unix paths, SNI, DNs, headers)
+ * never forges a line.  Text lines: a backslash is doubled; \n, \r and \t
+ * are written so; every other control byte (C0, DEL, C1) and every byte that
+ * is not part of valid UTF-8 is written as \xNN.  JSON: valid UTF-8 always;
+ * control characters as \u00NN; a byte that is not UTF-8 becomes U+FFFD. */
+/* The length of the valid UTF-8 character at s (left bytes there), 0 if
+ * there is none. */
+size_t utf8_char(const unsigned char *s, size_t left);
+/* len bytes of text, escaped for a text line, into buf: the length written,
+ * at most size - 1, cut short at a whole escape; buf is NUL-terminated. */
+size_t log_text_escape(char *buf, size_t size, const char *text, size_t len);
 /* Write s as a JSON string (quotes included) into buf: the length written,
  * at most size - 1, cut short at a whole escape; buf is NUL-terminated. */
 size_t log_json_string(char *buf, size_t size, const char *s);

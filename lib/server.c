@@ -50,7 +50,8 @@ static int build_axes(struct ss_server *srv, struct ss_error *err)
 	srv->mode = mode_for(srv->cfg.mode);
 	srv->proto = srv->transport->proto != NULL ? srv->transport->proto : srv->handler->var_prefix;
 	srv->transport_ctx = calloc(1, srv->transport->ctx_size);
-	if (srv->transport_ctx == NULL) {
+	srv->handler_ctx = calloc(1, srv->handler->ctx_size ? srv->handler->ctx_size : 1);
+	if (srv->transport_ctx == NULL || srv->handler_ctx == NULL) {
 		ss_error_set(err, SS_ERR_START, "out of memory");
 		return -1;
 	}
@@ -89,7 +90,7 @@ struct ss_server *ss_server_new(const struct ss_config *cfg, struct ss_error *er
 		ss_error_set(err, SS_ERR_START, "cannot open /dev/null: %s", strerror(errno));
 		goto fail;
 	}
-	if (acl_init(&srv->acl, cfg->allow, cfg->deny, err) < 0 ||
+	if (acl_init(&srv->acl, cfg->allow, cfg->deny, cfg->proxy_from, err) < 0 ||
 	    identity_resolve(cfg->user, cfg->group, &srv->identity, err) < 0 ||
 	    spawn_plan_init(&srv->plan, cfg, err) < 0 || requests_init(srv, err) < 0 ||
 	    env_template_init(&srv->env, cfg->no_env, err) < 0)
@@ -141,23 +142,6 @@ static int open_loop(struct ss_server *srv, struct ss_error *err)
 		return -1;
 	}
 	return 0;
-}
-
-/* Locked at once, so that a second instance fails before it binds; written
- * once listening; not inherited (handlers get fds 0-2 only). */
-static int open_pidfile(struct ss_server *srv, struct ss_error *err)
-{
-	pid_t other = 0;
-
-	srv->pidfile = pidfile_open(srv->cfg.pidfile, 0644, &other);
-	if (srv->pidfile != NULL)
-		return 0;
-	if (errno == EEXIST)
-		ss_error_set(err, SS_ERR_START, "already running as pid %d (pid file %s)", (int)other,
-		             srv->cfg.pidfile);
-	else
-		ss_error_set(err, SS_ERR_START, "cannot open the pid file %s: %s", srv->cfg.pidfile, strerror(errno));
-	return -1;
 }
 
 /* bind(2); with --socket-mode the umask makes the unix socket's permissions
@@ -224,6 +208,20 @@ static int adopt_socket(struct ss_server *srv, struct ss_error *err)
 	return socket_ready(srv, h.listening, err);
 }
 
+/* What to do about a bind(2) that failed, for the common cases. */
+static const char *bind_hint(const struct ss_server *srv, int error)
+{
+	bool inet = srv->addr.family == AF_INET || srv->addr.family == AF_INET6;
+
+	if (error == EACCES && inet)
+		return " (a port below 1024 needs root or CAP_NET_BIND_SERVICE; as root, add -u USER to serve as "
+		       "another user once bound)";
+	if (error == EADDRINUSE && inet)
+		return srv->cfg.socktype == SOCK_DGRAM ? " (another socket holds it: 'ss -lunp' shows which process)"
+		                                       : " (another socket holds it: 'ss -ltnp' shows which process)";
+	return "";
+}
+
 static int open_socket(struct ss_server *srv, struct ss_error *err)
 {
 	const struct ss_config *cfg = &srv->cfg;
@@ -241,7 +239,9 @@ static int open_socket(struct ss_server *srv, struct ss_error *err)
 	if (srv->transport->configure(srv, srv->listen_fd, err) < 0)
 		return -1;
 	if (bind_socket(srv) < 0) {
-		ss_error_set(err, SS_ERR_START, "cannot listen on %s: %s", cfg->address, strerror(errno));
+		int e = errno;
+		ss_error_set(err, SS_ERR_START, "cannot listen on %s: %s%s", cfg->address, strerror(e),
+		             bind_hint(srv, e));
 		return -1;
 	}
 	return socket_ready(srv, false, err);
@@ -277,14 +277,14 @@ int ss_server_listen(struct ss_server *srv, struct ss_error *err)
 	 * announced: a SIGTERM from then on waits for the loop and drains. */
 	if (open_loop(srv, err) < 0)
 		return -1;
-	if (cfg->pidfile != NULL && open_pidfile(srv, err) < 0)
+	/* Locked at once, so that a second instance fails before it binds;
+	 * written once listening; not inherited (handlers get fds 0-2 only). */
+	if (cfg->pidfile != NULL && pid_file_open(&srv->pidfile, cfg->pidfile, err) < 0)
 		return -1;
 	if (open_socket(srv, err) < 0)
 		return -1;
-	if (srv->pidfile != NULL && pidfile_write(srv->pidfile) < 0) {
-		ss_error_set(err, SS_ERR_START, "cannot write the pid file %s: %s", cfg->pidfile, strerror(errno));
+	if (pid_file_write(&srv->pidfile, err) < 0)
 		return -1;
-	}
 	if (identity_drop(&srv->identity, err) < 0)
 		return -1;
 	long long workers = cfg->workers > 1 ? cfg->workers : 1;
@@ -315,7 +315,8 @@ const char *ss_server_address(const struct ss_server *srv)
 static void update_listener(struct ss_server *srv)
 {
 	bool want = srv->listen_fd >= 0 && !srv->draining && requests_room(srv) &&
-	            srv->accept_paused_until == 0 && srv->deferred == NULL;
+	            srv->accept_paused_until == 0 && srv->deferred == NULL &&
+	            (srv->handler->paused == NULL || srv->handler->paused(srv, now_us()) == 0);
 	/* --workers: a connection wakes one of them, not all. */
 	uint32_t in = srv->worker > 0 ? EPOLLIN | EPOLLEXCLUSIVE : EPOLLIN;
 
@@ -457,7 +458,8 @@ static int64_t send_status(struct ss_server *srv, int64_t now)
  * (INT64_MAX: none): --timeout's, the log's (suppressed and lost lines to
  * report), spawning again after EAGAIN, systemd's STATUS=, connections that
  * did not open in time, --max-requests reached, the end of
- * --grace, the descriptor back-off, --idle-timeout. */
+ * --grace, the descriptor back-off, the handler's pause (--wait),
+ * --idle-timeout. */
 static int64_t server_deadlines(struct ss_server *srv, int64_t now)
 {
 	int64_t next = requests_deadlines(srv, now), log_next = log_flush(&srv->log, now);
@@ -486,6 +488,9 @@ static int64_t server_deadlines(struct ss_server *srv, int64_t now)
 		else if (srv->grace_deadline < next)
 			next = srv->grace_deadline;
 	}
+	int64_t paused = srv->handler->paused != NULL ? srv->handler->paused(srv, now) : 0;
+	if (paused != 0 && paused < next)
+		next = paused;
 	if (srv->accept_paused_until != 0) {
 		if (now >= srv->accept_paused_until || srv->draining)
 			srv->accept_paused_until = 0;
@@ -561,11 +566,16 @@ void ss_server_free(struct ss_server *srv)
 	acl_free(&srv->acl);
 	identity_free(&srv->identity);
 	tls_server_free(srv->tls);
-	if (srv->pidfile != NULL && pidfile_remove(srv->pidfile) < 0)
+	bool replaced;
+	if (pid_file_remove(&srv->pidfile, &replaced) < 0)
 		log_msg(&srv->log, SS_LOG_ERROR, "cleanup", "cannot remove the pid file %s: %s", srv->cfg.pidfile,
 		        strerror(errno));
+	else if (replaced)
+		log_msg(&srv->log, SS_LOG_ERROR, "cleanup", "the pid file %s is no longer the file sockserve wrote: "
+		        "left alone", srv->cfg.pidfile);
 	spawn_plan_free(&srv->plan);
 	free(srv->transport_ctx);
+	free(srv->handler_ctx);
 	notify_close(&srv->notify);
 	log_close(&srv->log);
 	free(srv);

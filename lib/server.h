@@ -13,12 +13,11 @@
 #include "log.h"
 #include "loop.h"
 #include "notify.h"
+#include "pidfile.h"
 #include "privileges.h"
 #include "request.h"
 #include "spawn.h"
 #include "tls.h"
-
-#include <bsd/libutil.h>
 
 /* The counts as one line of text (SIGUSR1, systemd's STATUS=). */
 #define STATUS_TEXT_MAX 192
@@ -29,6 +28,7 @@ struct ss_server {
 	const struct handler *handler;
 	const struct mode *mode;
 	void *transport_ctx;          /* each axis's server-wide state */
+	void *handler_ctx;
 	void *mode_ctx;
 
 	struct address addr;
@@ -58,7 +58,7 @@ struct ss_server {
 	struct tls_server *tls;       /* TLS: the context (NULL: plain connections) */
 	char tls_fingerprint[100];    /* its certificate's SHA-256 */
 	bool tls_ktls;                /* the kernel offers kTLS, and OpenSSL may use it */
-	struct pidfh *pidfile;        /* --pidfile, held while serving */
+	struct pid_file pidfile;      /* --pidfile, held while serving */
 	int64_t accept_paused_until;  /* descriptor exhaustion back-off */
 	struct request *deferred, *deferred_tail; /* waiting to spawn again */
 	int64_t retry_at;             /* when to try them (0: at once) */

@@ -60,6 +60,8 @@ struct ss_config {
 	int64_t rate_ms;       /* and SECONDS, in milliseconds */
 	const char *const *allow; /* --allow CIDRs, NULL-terminated (or NULL) */
 	const char *const *deny;  /* --deny CIDRs */
+	const char *const *proxy_from; /* --proxy-from: CIDR lists (comma-separated) of the
+	                                  peers that may send PROXY headers (NULL: any) */
 	const char *user;      /* drop to this user once bound (name or number) */
 	const char *group;     /* and this group (default: the user's) */
 	int socket_mode;       /* a unix socket path's permissions; SS_UNSET: the umask's */

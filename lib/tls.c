@@ -8,6 +8,7 @@
 #include "loop.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <openssl/err.h>
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
@@ -17,6 +18,7 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -33,6 +35,7 @@ struct tls_conn {
 	SSL *ssl;
 	int fd;
 	bool handed_over;            /* the handler has the socket (kTLS) */
+	char *client_dn;             /* "SSL_CLIENT_S_DN=..." (RFC 2253), or NULL */
 };
 
 /* The reason OpenSSL gives for what just failed, or fallback. */
@@ -122,19 +125,63 @@ out:
 	return ok ? 0 : -1;
 }
 
+/* Why a file OpenSSL could not use is no good: the system's reason when
+ * it cannot be read, else what (and, in brackets, OpenSSL's first reason). */
+static const char *file_problem(const char *path, const char *what, char *buf, size_t size)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	unsigned long e = ERR_peek_error();
+	const char *r = e != 0 ? ERR_reason_error_string(e) : NULL;
+
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		snprintf(buf, size, "%s", strerror(errno));
+	} else if (S_ISDIR(st.st_mode)) {
+		snprintf(buf, size, "%s", strerror(EISDIR));
+	} else if (r != NULL) {
+		snprintf(buf, size, "%s (%s)", what, r);
+	} else {
+		snprintf(buf, size, "%s", what);
+	}
+	if (fd >= 0)
+		close(fd);
+	return buf;
+}
+
+/* Never a prompt on the terminal: an encrypted key is refused. */
+static int no_pass_phrase(char *buf, int size, int rwflag, void *asked)
+{
+	(void)buf;
+	(void)size;
+	(void)rwflag;
+	*(bool *)asked = true;
+	return -1;
+}
+
 static int load_files(SSL_CTX *ctx, const struct tls_options *o, struct ss_error *err)
 {
+	char why[256];
+	bool asked = false;
+
 	if (SSL_CTX_use_certificate_chain_file(ctx, o->cert) != 1) {
 		ss_error_set(err, SS_ERR_START, "cannot use the certificate %s: %s", o->cert,
-		             openssl_reason("not a PEM certificate"));
+		             file_problem(o->cert, "not a PEM certificate", why, sizeof(why)));
 		return -1;
 	}
-	if (SSL_CTX_use_PrivateKey_file(ctx, o->key, SSL_FILETYPE_PEM) != 1) {
-		if (ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH)
+	SSL_CTX_set_default_passwd_cb(ctx, no_pass_phrase);
+	SSL_CTX_set_default_passwd_cb_userdata(ctx, &asked);
+	int loaded = SSL_CTX_use_PrivateKey_file(ctx, o->key, SSL_FILETYPE_PEM);
+	SSL_CTX_set_default_passwd_cb_userdata(ctx, NULL);
+	if (loaded != 1) {
+		if (asked)
+			ss_error_set(err, SS_ERR_START, "the key %s is encrypted, and sockserve never asks for a pass phrase: "
+			             "decrypt it (openssl pkey -in %s -out PLAIN.pem) and keep that file readable only "
+			             "to the server's user", o->key, o->key);
+		else if (ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH)
 			ss_error_set(err, SS_ERR_START, "the key %s is not the certificate %s's", o->key, o->cert);
 		else
 			ss_error_set(err, SS_ERR_START, "cannot use the key %s: %s", o->key,
-			             openssl_reason("not a PEM private key"));
+			             file_problem(o->key, "not a PEM private key", why, sizeof(why)));
 		return -1;
 	}
 	if (SSL_CTX_check_private_key(ctx) != 1) {
@@ -150,8 +197,9 @@ static int load_client_ca(SSL_CTX *ctx, const char *file, struct ss_error *err)
 
 	if (names == NULL || SSL_CTX_load_verify_locations(ctx, file, NULL) != 1) {
 		sk_X509_NAME_pop_free(names, X509_NAME_free);
+		char why[256];
 		ss_error_set(err, SS_ERR_START, "cannot use the client CA %s: %s", file,
-		             openssl_reason("no PEM certificate in it"));
+		             file_problem(file, "no PEM certificate in it", why, sizeof(why)));
 		return -1;
 	}
 	SSL_CTX_set_client_CA_list(ctx, names);
@@ -260,7 +308,47 @@ void tls_conn_free(struct tls_conn *c)
 	if (c == NULL)
 		return;
 	SSL_free(c->ssl);
+	free(c->client_dn);
 	free(c);
+}
+
+/* The client certificate's subject, whole, in RFC 2253 form (control
+ * bytes and bytes past ASCII escaped as \XX), as the variable: made once,
+ * kept with the connection, refused past TLS_DN_MAX. */
+static enum tls_step client_dn(struct tls_conn *c, char *why, size_t size)
+{
+	static const char name[] = "SSL_CLIENT_S_DN=";
+	X509 *peer = SSL_get0_peer_certificate(c->ssl);
+	BIO *b;
+	char *text = NULL;
+	long n;
+
+	if (peer == NULL)
+		return TLS_DONE;
+	b = BIO_new(BIO_s_mem());
+	if (b == NULL || X509_NAME_print_ex(b, X509_get_subject_name(peer), 0, XN_FLAG_RFC2253) < 0 ||
+	    (n = BIO_get_mem_data(b, &text)) < 0) {
+		BIO_free(b);
+		snprintf(why, size, "cannot read the client certificate's subject: %s", openssl_reason("out of memory"));
+		return TLS_FAILED;
+	}
+	if (n > TLS_DN_MAX) {
+		BIO_free(b);
+		snprintf(why, size, "the client certificate's subject is %ld bytes long (at most %d)", n, TLS_DN_MAX);
+		return TLS_FAILED;
+	}
+	c->client_dn = malloc(sizeof(name) + (size_t)n);
+	if (c->client_dn != NULL) {
+		memcpy(c->client_dn, name, sizeof(name) - 1);
+		memcpy(c->client_dn + sizeof(name) - 1, text, (size_t)n);
+		c->client_dn[sizeof(name) - 1 + (size_t)n] = '\0';
+	}
+	BIO_free(b);
+	if (c->client_dn == NULL) {
+		snprintf(why, size, "out of memory for the client certificate's subject");
+		return TLS_FAILED;
+	}
+	return TLS_DONE;
 }
 
 enum tls_step tls_handshake(struct tls_conn *c, char *why, size_t size)
@@ -268,7 +356,7 @@ enum tls_step tls_handshake(struct tls_conn *c, char *why, size_t size)
 	ERR_clear_error();
 	int rc = SSL_accept(c->ssl);
 	if (rc == 1)
-		return TLS_DONE;
+		return client_dn(c, why, size);
 	int e = SSL_get_error(c->ssl, rc);
 	if (e == SSL_ERROR_WANT_READ)
 		return TLS_WANT_READ;
@@ -287,12 +375,19 @@ enum tls_step tls_handshake(struct tls_conn *c, char *why, size_t size)
 	return TLS_FAILED;
 }
 
-void tls_describe(const struct tls_conn *c, struct env_block *env)
+/* The client's server name (SNI), if it is a host name. */
+static const char *server_name(const struct tls_conn *c)
 {
 	const char *sni = SSL_get_servername(c->ssl, TLSEXT_NAMETYPE_host_name);
+
+	return sni != NULL && host_name_valid(sni) ? sni : NULL;
+}
+
+void tls_describe(const struct tls_conn *c, struct env_block *env)
+{
+	const char *sni = server_name(c);
 	const unsigned char *alpn = NULL;
 	unsigned int alpn_len = 0;
-	X509 *peer = SSL_get0_peer_certificate(c->ssl);
 
 	env_add(env, "SSL_PROTOCOL", "%s", SSL_get_version(c->ssl));
 	env_add(env, "SSL_CIPHER", "%s", SSL_get_cipher_name(c->ssl));
@@ -301,16 +396,8 @@ void tls_describe(const struct tls_conn *c, struct env_block *env)
 	SSL_get0_alpn_selected(c->ssl, &alpn, &alpn_len);
 	if (alpn_len > 0)
 		env_add(env, "SSL_ALPN", "%.*s", (int)alpn_len, (const char *)alpn);
-	if (peer != NULL) {
-		char dn[512] = "";
-		BIO *b = BIO_new(BIO_s_mem());
-		if (b != NULL && X509_NAME_print_ex(b, X509_get_subject_name(peer), 0, XN_FLAG_RFC2253) >= 0) {
-			int n = BIO_read(b, dn, sizeof(dn) - 1);
-			dn[n > 0 ? n : 0] = '\0';
-		}
-		BIO_free(b);
-		env_add(env, "SSL_CLIENT_S_DN", "%s", dn);
-	}
+	if (c->client_dn != NULL)
+		env_add_entry(env, c->client_dn);
 }
 
 void tls_summary(const struct tls_conn *c, char *buf, size_t size)

@@ -14,6 +14,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* The longest client certificate subject (RFC 2253 text) passed on: far
+ * above real certificates' (a few hundred bytes); longer is refused. */
+#define TLS_DN_MAX 16384
+
 struct tls_server;   /* the server's context */
 struct tls_conn;     /* one connection */
 
@@ -38,7 +42,8 @@ void tls_conn_free(struct tls_conn *c);
 enum tls_step { TLS_DONE, TLS_WANT_READ, TLS_WANT_WRITE, TLS_FAILED };
 /* One step of the handshake on a non-blocking socket; why says what failed. */
 enum tls_step tls_handshake(struct tls_conn *c, char *why, size_t size);
-/* SSL_PROTOCOL, SSL_CIPHER, SSL_SERVER_NAME, SSL_ALPN, SSL_CLIENT_S_DN. */
+/* SSL_PROTOCOL, SSL_CIPHER, SSL_SERVER_NAME (only a valid host name),
+ * SSL_ALPN, SSL_CLIENT_S_DN (whole; the connection keeps its text). */
 void tls_describe(const struct tls_conn *c, struct env_block *env);
 /* e.g. "TLSv1.3 TLS_AES_256_GCM_SHA384, relayed", for the logs. */
 void tls_summary(const struct tls_conn *c, char *buf, size_t size);

@@ -15,11 +15,12 @@
 
 #define OPENSSL_FUNCTIONS(X) \
 	X(BIO_ctrl) X(BIO_free) X(BIO_new) X(BIO_read) X(BIO_s_mem) X(BN_bin2bn) X(BN_free) X(BN_to_ASN1_INTEGER) \
-	X(ERR_clear_error) X(ERR_peek_last_error) X(ERR_reason_error_string) X(EVP_PKEY_Q_keygen) \
+	X(ERR_clear_error) X(ERR_peek_error) X(ERR_peek_last_error) X(ERR_reason_error_string) X(EVP_PKEY_Q_keygen) \
 	X(EVP_PKEY_free) X(EVP_sha256) X(OPENSSL_sk_pop_free) X(RAND_bytes) X(SSL_CIPHER_get_name) \
 	X(SSL_CTX_check_private_key) X(SSL_CTX_ctrl) X(SSL_CTX_free) X(SSL_CTX_get0_certificate) \
 	X(SSL_CTX_load_verify_locations) X(SSL_CTX_new) X(SSL_CTX_set_alpn_select_cb) \
-	X(SSL_CTX_set_client_CA_list) X(SSL_CTX_set_options) X(SSL_CTX_set_verify) \
+	X(SSL_CTX_set_client_CA_list) X(SSL_CTX_set_default_passwd_cb) \
+	X(SSL_CTX_set_default_passwd_cb_userdata) X(SSL_CTX_set_options) X(SSL_CTX_set_verify) \
 	X(SSL_CTX_use_PrivateKey) X(SSL_CTX_use_PrivateKey_file) X(SSL_CTX_use_certificate) \
 	X(SSL_CTX_use_certificate_chain_file) X(SSL_accept) X(SSL_free) X(SSL_get0_alpn_selected) \
 	X(SSL_get0_peer_certificate) X(SSL_get_current_cipher) X(SSL_get_error) X(SSL_get_servername) \
@@ -75,6 +76,7 @@ static int tls_load(struct ss_error *err)
 #define BN_free (*p_BN_free)
 #define BN_to_ASN1_INTEGER (*p_BN_to_ASN1_INTEGER)
 #define ERR_clear_error (*p_ERR_clear_error)
+#define ERR_peek_error (*p_ERR_peek_error)
 #define ERR_peek_last_error (*p_ERR_peek_last_error)
 #define ERR_reason_error_string (*p_ERR_reason_error_string)
 #define EVP_PKEY_Q_keygen (*p_EVP_PKEY_Q_keygen)
@@ -91,6 +93,8 @@ static int tls_load(struct ss_error *err)
 #define SSL_CTX_new (*p_SSL_CTX_new)
 #define SSL_CTX_set_alpn_select_cb (*p_SSL_CTX_set_alpn_select_cb)
 #define SSL_CTX_set_client_CA_list (*p_SSL_CTX_set_client_CA_list)
+#define SSL_CTX_set_default_passwd_cb (*p_SSL_CTX_set_default_passwd_cb)
+#define SSL_CTX_set_default_passwd_cb_userdata (*p_SSL_CTX_set_default_passwd_cb_userdata)
 #define SSL_CTX_set_options (*p_SSL_CTX_set_options)
 #define SSL_CTX_set_verify (*p_SSL_CTX_set_verify)
 #define SSL_CTX_use_PrivateKey (*p_SSL_CTX_use_PrivateKey)

@@ -274,7 +274,7 @@ PY
 	assert_equal "$(zombies_of "$SERVER_PID")" 0
 }
 
-@test "a flood of oversized and zero-length datagrams from 16 senders: well-formed ones still get replies" {
+@test "a flood of oversized and zero-length datagrams from 16 senders: a client that retries gets its replies" {
 	start_server -m "$MODE" -t dgram --max-packet 64 -q 127.0.0.1:0 -- cat
 	python3 - "$ADDR" <<'PY' 3>&- &
 import os, socket, sys
@@ -289,7 +289,10 @@ for n in range(16):
     os.wait()
 PY
 	local flood=$!
-	run "$LOAD" dgram -n 50 -c 2 -q hello -x hello -w 5000 -T 60 "$ADDR"
+	# UDP may drop a reply under a flood (the kernel's queues are full);
+	# what sockserve promises is a loop that stays responsive: a client that
+	# asks again, as UDP clients do, is answered.
+	run "$LOAD" dgram -n 50 -c 2 -q hello -x hello -w 500 -r 20 -T 60 "$ADDR"
 	load_ok "$output" 50
 	wait "$flood"
 	run "$LOAD" dgram -n 1 -q after -x after -w 5000 -T 10 "$ADDR"

@@ -164,10 +164,12 @@ load test_helper/common
 	assert_output "127.0.0.1 none yes"
 }
 
-@test "--no-env sets no connection variables" {
-	TCPREMOTEIP=kept start_server -m "$MODE" --no-env 127.0.0.1:0 -- sh -c 'echo "${PROTO:-none} ${TCPLOCALPORT:-none} $TCPREMOTEIP"'
+@test "--no-env sets no connection variables, and passes on no inherited ones either" {
+	TCPREMOTEIP=forged PROTO=forged SSL_CLIENT_S_DN=forged UNIXREMOTEPATH=forged KEPT=kept \
+		start_server -m "$MODE" --no-env 127.0.0.1:0 -- \
+		sh -c 'echo "${PROTO:-none} ${TCPLOCALPORT:-none} ${TCPREMOTEIP:-none} ${SSL_CLIENT_S_DN:-none} ${UNIXREMOTEPATH:-none} $KEPT"'
 	run client "$ADDR" </dev/null
-	assert_output "none none kept"
+	assert_output "none none none none none kept"
 }
 
 @test "--shell runs COMMAND with /bin/sh -c, later words as \$0 \$1" {

@@ -12,10 +12,12 @@
  *   load tput  [-b BYTES] [-T SECONDS] ADDRESS
  *       one connection to an echo handler: send BYTES of a pattern while
  *       reading them back, check every byte; prints mb_s=.
- *   load dgram [-n N] [-c C] [-q REQUEST] [-x EXPECT] [-w MS] [-T SECONDS] ADDRESS
+ *   load dgram [-n N] [-c C] [-q REQUEST] [-x EXPECT] [-w MS] [-r TRIES] [-T SECONDS] ADDRESS
  *       N request/reply exchanges over UDP (or a unix datagram socket), C
  *       clients at a time, each reply awaited up to MS (default 1000);
- *       a reply that does not come is counted as lost.
+ *       a reply that does not come is sent again, up to TRIES sends in all
+ *       (default 1), as a UDP client that retries does; one that never
+ *       comes is counted as lost.
  *   load hold  [-c C] [-T SECONDS] ADDRESS
  *       open C connections to an echo handler, one after another, each
  *       confirmed by a byte echoed back (so each has its handler running),
@@ -60,6 +62,7 @@ static long total = 1000;
 static int clients = 1;
 static double limit_s = 60;
 static int reply_wait_ms = 1000;
+static int dgram_tries = 1;   /* sends of one request, when replies are lost */
 static long long tput_bytes = 1LL << 30;
 static SSL_CTX *tls; /* -S */
 
@@ -261,11 +264,14 @@ static int dgram_exchange(int fd)
 	char buf[65536];
 	size_t req_len = strlen(request), exp_len = strlen(expect);
 
-	if (send(fd, request, req_len, 0) != (ssize_t)req_len)
-		return E_OTHER;
-	for (;;) {
-		if (!wait_fd(fd, POLLIN, reply_wait_ms))
+	for (int try = 1;; try++) {
+		if (send(fd, request, req_len, 0) != (ssize_t)req_len)
+			return E_OTHER;
+		if (!wait_fd(fd, POLLIN, reply_wait_ms)) {
+			if (try < dgram_tries && left_ms() > 0)
+				continue;
 			return E_LOST;
+		}
 		ssize_t n = recv(fd, buf, sizeof(buf), 0);
 		if (n < 0)
 			return errno == ECONNREFUSED ? E_CONNECT : E_OTHER;
@@ -489,7 +495,7 @@ int main(int argc, char **argv)
 	}
 	const char *mode = argv[1];
 	optind = 2;
-	while ((opt = getopt(argc, argv, "n:c:q:x:T:b:w:S")) != -1) {
+	while ((opt = getopt(argc, argv, "n:c:q:x:T:b:w:r:S")) != -1) {
 		switch (opt) {
 		case 'n': total = atol(optarg); break;
 		case 'c': clients = atoi(optarg); break;
@@ -498,6 +504,7 @@ int main(int argc, char **argv)
 		case 'T': limit_s = atof(optarg); break;
 		case 'b': tput_bytes = atoll(optarg); break;
 		case 'w': reply_wait_ms = atoi(optarg); break;
+		case 'r': dgram_tries = atoi(optarg); break;
 		case 'S':
 			tls = SSL_CTX_new(TLS_client_method());
 			if (tls == NULL)
