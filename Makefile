@@ -138,7 +138,7 @@ bench-cores:
 # tests/fuzz/ runs the real library code on the fuzzer's bytes for
 # FUZZ_SECONDS, after replaying its regression inputs.
 FUZZ_SECONDS ?= 30
-FUZZ_TARGETS = addr cidr json options proxy
+FUZZ_TARGETS = addr cidr json log options proxy
 FUZZ_CC ?= clang
 FUZZ_FLAGS = -std=gnu11 -D_GNU_SOURCE -pthread -DSS_VERSION='"$(VERSION)"' -g -O1 -fno-omit-frame-pointer \
              -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \

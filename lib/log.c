@@ -171,13 +171,19 @@ size_t log_json_string(char *buf, size_t size, const char *s)
 	return len;
 }
 
-static void put_json_string(struct line *l, const char *s)
+/* A JSON string, leaving reserve bytes of the line free. */
+static void put_json_string(struct line *l, const char *s, size_t reserve)
 {
 	size_t room = sizeof(l->buf) - 1 - l->len;
 
+	room = room > reserve ? room - reserve : 0;
 	if (room >= 3)
 		l->len += log_json_string(l->buf + l->len, room, s);
 }
+
+/* After a JSON field, the room the line must still have for the message
+ * and the closing brace: ,"message":"" and }. */
+#define JSON_TAIL 16
 
 void log_init(struct logger *log, int verbosity, enum ss_log_format format)
 {
@@ -303,19 +309,25 @@ static void format_line(const struct logger *log, int level, const char *event, 
 	if (log->worker > 0)
 		putf(l, "\"worker\":%d,", log->worker);
 	put(l, "\"event\":", 8);
-	put_json_string(l, event);
+	put_json_string(l, event, 0);
+	/* The line stays one JSON object however long what a client chose: a
+	 * field that does not fit whole is left out, the message is cut short
+	 * at a whole character, and the brace always closes it. */
 	for (size_t i = 0; i < nfields; i++) {
+		size_t mark = l->len;
 		put(l, ",", 1);
-		put_json_string(l, fields[i].key);
+		put_json_string(l, fields[i].key, 0);
 		put(l, ":", 1);
 		switch (fields[i].type) {
-		case F_STR: put_json_string(l, fields[i].s); break;
+		case F_STR: put_json_string(l, fields[i].s, 0); break;
 		case F_INT: putf(l, "%lld", fields[i].i); break;
 		case F_MS: putf(l, "%.3f", fields[i].ms); break;
 		}
+		if (l->len + JSON_TAIL > sizeof(l->buf) - 1)
+			l->len = mark;
 	}
 	put(l, ",\"message\":", 11);
-	put_json_string(l, text);
+	put_json_string(l, text, 1);
 	put(l, "}", 1);
 }
 
