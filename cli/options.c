@@ -138,7 +138,7 @@ static struct poptOption access_options[] = {
 	  "its client address is the one served, logged and checked", NULL },
 	{ "proxy-from", 0, POPT_ARG_ARGV, &o.proxy_from, 0,
 	  "accept PROXY headers only from peers in these CIDRs (comma-separated, repeatable); "
-	  "others are refused. Without it, anyone who reaches the port can claim any address", "CIDR,..." },
+	  "others are refused. Without it, anyone who reaches the port can claim any address", "LIST" },
 	{ "user", 'u', POPT_ARG_STRING, &o.user, OPT_STRING,
 	  "once bound, run as USER (and its groups); handlers too", "USER" },
 	{ "group", 'g', POPT_ARG_STRING, &o.group, OPT_STRING, "once bound, run as GROUP (default: USER's)", "GROUP" },

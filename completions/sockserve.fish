@@ -49,6 +49,7 @@ complete -c sockserve -n __sockserve_before_address -l allow -x -d 'serve only c
 complete -c sockserve -n __sockserve_before_address -l deny -x -d 'refuse clients in CIDR'  # --deny
 complete -c sockserve -n __sockserve_before_address -l rate -x -d 'at most N new requests per SECONDS from one'  # --rate
 complete -c sockserve -n __sockserve_before_address -l proxy-protocol -d 'connections start with a PROXY protocol'  # --proxy-protocol
+complete -c sockserve -n __sockserve_before_address -l proxy-from -x -d 'accept PROXY headers only from peers in these'  # --proxy-from
 complete -c sockserve -n __sockserve_before_address -s u -l user -x -a '(__fish_complete_users)' -d 'once bound, run as USER (and its groups);'  # -u --user
 complete -c sockserve -n __sockserve_before_address -s g -l group -x -a '(__fish_complete_groups)' -d 'once bound, run as GROUP (default: USERs)'  # -g --group
 complete -c sockserve -n __sockserve_before_address -l socket-mode -x -a '600 660 666 700 770 777' -d 'permissions of a unix socket path, in octal'  # --socket-mode

@@ -158,7 +158,7 @@ long_dn_client() {
 	run "$SOCKSERVE" 127.0.0.1:nosuchservice cat
 	assert_failure 64
 	assert_line --index 0 --partial "'nosuchservice' is not a port (0 to 65535) or a service name"
-	run "$SOCKSERVE" --pidfile "" 127.0.0.1:0 cat
+	run timeout 10 "$SOCKSERVE" --pidfile "" 127.0.0.1:0 cat
 	assert_failure 64
 	assert_line --index 0 "sockserve: --pidfile needs a file name"
 }
@@ -197,7 +197,7 @@ long_dn_client() {
 	echo secret >target
 	chmod 600 target
 	ln -s "$BATS_TEST_TMPDIR/target" tmp/app.pid
-	run "$SOCKSERVE" --pidfile tmp/app.pid 127.0.0.1:0 cat
+	run timeout 10 "$SOCKSERVE" --pidfile tmp/app.pid 127.0.0.1:0 cat
 	assert_failure 1
 	assert_output "sockserve: the pid file tmp/app.pid is a symbolic link: sockserve does not follow one there (name the file itself)"
 	assert_equal "$(cat target)" secret
@@ -207,15 +207,15 @@ long_dn_client() {
 @test "--pidfile: a hard link, another file's text or /proc are refused, untouched" {
 	echo secret >target
 	ln target hard
-	run "$SOCKSERVE" --pidfile hard 127.0.0.1:0 cat
+	run timeout 10 "$SOCKSERVE" --pidfile hard 127.0.0.1:0 cat
 	assert_failure 1
 	assert_output "sockserve: the pid file hard has other hard links: sockserve does not write to it"
 	rm hard
-	run "$SOCKSERVE" --pidfile target 127.0.0.1:0 cat
+	run timeout 10 "$SOCKSERVE" --pidfile target 127.0.0.1:0 cat
 	assert_failure 1
 	assert_output "sockserve: the pid file target holds something other than a pid: sockserve does not overwrite it"
 	assert_equal "$(cat target)" secret
-	run "$SOCKSERVE" --pidfile /proc/self/status 127.0.0.1:0 cat
+	run timeout 10 "$SOCKSERVE" --pidfile /proc/self/status 127.0.0.1:0 cat
 	assert_failure 1
 	assert_output --partial "sockserve: the pid file /proc/self/status "
 	# an old pid file is taken over
@@ -241,6 +241,12 @@ long_dn_client() {
 # handler_pids: the pids the handlers wrote to pids (one a line).
 handler_pids() {
 	cat pids 2>/dev/null
+}
+
+# workers_now PID: the worker processes (sockserve) that supervisor PID has
+# (its other children are the handlers it took over, and theirs).
+workers_now() {
+	ps -o pid=,comm= --ppid "$1" 2>/dev/null | awk '$2 == "sockserve" { print $1 }'
 }
 
 # none_alive PID...: no process of these pids is alive (zombies count as gone).
@@ -270,7 +276,7 @@ none_alive() {
 	# until the old handlers are gone no worker runs again (-c holds)
 	local deadline=$((SECONDS + 15))
 	until none_alive $old; do
-		[ "$(children_of "$SERVER_PID" | grep -cvxF "$old")" -eq 0 ] || fail "a worker started again while a dead worker's handler ran"
+		[ -z "$(workers_now "$SERVER_PID")" ] || fail "a worker started again while a dead worker's handler ran"
 		[ $SECONDS -lt $deadline ] || fail "the dead workers' handlers still run: $(ps -o pid,stat,cmd -p "${old//$'\n'/,}")"
 		sleep 0.02
 	done
