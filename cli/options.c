@@ -27,7 +27,7 @@ enum { OPT_INET = 1000, OPT_INET6, OPT_UNIX, OPT_VERBOSE, OPT_QUIET, OPT_VERSION
 /* What popt fills in; converted and checked by options_parse(). */
 static struct {
 	char *family, *type, *mode, *max_children, *max_per_ip, *rate, *backlog, *grace, *stderr_to, *log_format, *max_packet,
-	     *timeout, *idle_timeout, *max_requests, *user, *group, *socket_mode, *pidfile, *workers, *tls_cert, *tls_key, *tls_client_ca, *tls_alpn;
+	     *timeout, *idle_timeout, *max_requests, *max_openings, *opening_timeout, *user, *group, *socket_mode, *pidfile, *workers, *tls_cert, *tls_key, *tls_client_ca, *tls_alpn;
 	char **allow, **deny, **proxy_from; /* repeatable: popt collects them */
 	int shell, no_env, nodelay, no_reuse_addr, reuse_port, v6only, print_address, empty_reply, once, wait,
 	    proxy_protocol, tls, tls_relay;
@@ -85,6 +85,11 @@ static struct poptOption concurrency_options[] = {
 	  "--max-children (for many cores; default: 1)", "N" },
 	{ "max-per-ip", 0, POPT_ARG_STRING, &o.max_per_ip, OPT_STRING,
 	  "most requests in progress from one client IP; more are refused (default: no limit)", "N" },
+	{ "max-openings", 0, POPT_ARG_STRING, &o.max_openings, OPT_STRING,
+	  "most connections opening at once (PROXY header, TLS handshake), apart from "
+	  "--max-children; when full, the one idle longest makes room (default: 512)", "N" },
+	{ "opening-timeout", 0, POPT_ARG_STRING, &o.opening_timeout, OPT_STRING,
+	  "the time a connection has to open, all stages together (default: 5)", "SECONDS" },
 	{ "timeout", 'T', POPT_ARG_STRING, &o.timeout, OPT_STRING,
 	  "stop a request's handler after SECONDS (SIGTERM, SIGKILL 1 s later)", "SECONDS" },
 	{ "idle-timeout", 0, POPT_ARG_STRING, &o.idle_timeout, OPT_STRING,
@@ -326,7 +331,8 @@ static int set_family(struct ss_config *cfg, int family, const char *flag)
  * held, so that a repeated option frees its earlier value. */
 static char **const strings[] = {
 	&o.family, &o.type, &o.mode, &o.max_children, &o.max_per_ip, &o.rate, &o.backlog, &o.grace, &o.stderr_to,
-	&o.log_format, &o.max_packet, &o.timeout, &o.idle_timeout, &o.max_requests, &o.user, &o.group, &o.workers,
+	&o.log_format, &o.max_packet, &o.timeout, &o.idle_timeout, &o.max_requests, &o.max_openings,
+	&o.opening_timeout, &o.user, &o.group, &o.workers,
 	&o.socket_mode, &o.pidfile, &o.tls_cert, &o.tls_key, &o.tls_client_ca, &o.tls_alpn,
 };
 static char *held[sizeof(strings) / sizeof(strings[0])];
@@ -394,6 +400,9 @@ static int convert(struct ss_config *cfg)
 	}
 	if ((o.max_children != NULL && number("--max-children", o.max_children, &cfg->max_children) < 0) ||
 	    (o.max_per_ip != NULL && number("--max-per-ip", o.max_per_ip, &cfg->max_per_ip) < 0) ||
+	    (o.max_openings != NULL && number("--max-openings", o.max_openings, &cfg->max_openings) < 0) ||
+	    (o.opening_timeout != NULL &&
+	     seconds("--opening-timeout", o.opening_timeout, &cfg->opening_timeout_ms) < 0) ||
 	    (o.backlog != NULL && number("--backlog", o.backlog, &cfg->backlog) < 0) ||
 	    (o.max_packet != NULL && number("--max-packet", o.max_packet, &cfg->max_packet) < 0) ||
 	    (o.max_requests != NULL && number("--max-requests", o.max_requests, &cfg->max_requests) < 0) ||

@@ -27,40 +27,42 @@ complete -c sockserve -n __sockserve_before_address -s t -l type -x -a 'stream d
 complete -c sockserve -n __sockserve_before_address -s b -l backlog -x -d 'listen(2) backlog'  # -b --backlog
 complete -c sockserve -n __sockserve_before_address -l no-reuse-addr -d 'do not set SO_REUSEADDR'  # --no-reuse-addr
 complete -c sockserve -n __sockserve_before_address -l reuse-port -d 'set SO_REUSEPORT'  # --reuse-port
-complete -c sockserve -n __sockserve_before_address -l v6only -d 'IPv6 only on an inet6 socket (no dual stack)'  # --v6only
+complete -c sockserve -n __sockserve_before_address -l v6only -d 'IPv6 only on an inet6 socket'  # --v6only
 complete -c sockserve -n __sockserve_before_address -l nodelay -d 'set TCP_NODELAY on accepted TCP connections'  # --nodelay
 complete -c sockserve -n __sockserve_before_address -l print-address -d 'once listening, print the bound address on'  # --print-address
 complete -c sockserve -n __sockserve_before_address -l max-packet -x -d 'largest datagram read or sent, 1 to 65535'  # --max-packet
 complete -c sockserve -n __sockserve_before_address -l empty-reply -d 'send an empty datagram when the handler'  # --empty-reply
 complete -c sockserve -n __sockserve_before_address -s m -l mode -x -a 'sync fork thread' -d 'concurrency: sync (one at a time), fork'  # -m --mode
 complete -c sockserve -n __sockserve_before_address -s c -l max-children -x -d 'most requests in progress at once'  # -c --max-children
-complete -c sockserve -n __sockserve_before_address -l workers -x -d 'N processes serve the socket, each with its'  # --workers
-complete -c sockserve -n __sockserve_before_address -l max-per-ip -x -d 'most requests in progress from one client IP;'  # --max-per-ip
+complete -c sockserve -n __sockserve_before_address -l workers -x -d 'N processes serve the socket, each with'  # --workers
+complete -c sockserve -n __sockserve_before_address -l max-per-ip -x -d 'most requests in progress from one client'  # --max-per-ip
+complete -c sockserve -n __sockserve_before_address -l max-openings -x -d 'most connections opening at once'  # --max-openings
+complete -c sockserve -n __sockserve_before_address -l opening-timeout -x -d 'the time a connection has to open, all'  # --opening-timeout
 complete -c sockserve -n __sockserve_before_address -s T -l timeout -x -d 'stop a requests handler after SECONDS'  # -T --timeout
-complete -c sockserve -n __sockserve_before_address -l idle-timeout -x -d 'exit 0 after SECONDS with no request arriving'  # --idle-timeout
+complete -c sockserve -n __sockserve_before_address -l idle-timeout -x -d 'exit 0 after SECONDS with no request'  # --idle-timeout
 complete -c sockserve -n __sockserve_before_address -s n -l max-requests -x -d 'handle N requests, wait for them, exit 0'  # -n --max-requests
 complete -c sockserve -n __sockserve_before_address -l once -d 'same as --max-requests=1'  # --once
-complete -c sockserve -n __sockserve_before_address -l wait -d 'inetds wait mode: give the listening socket'  # --wait
-complete -c sockserve -n __sockserve_before_address -l grace -x -d 'on SIGTERM/SIGINT, how long running handlers'  # --grace
+complete -c sockserve -n __sockserve_before_address -l wait -d 'inetds wait mode: give the listening'  # --wait
+complete -c sockserve -n __sockserve_before_address -l grace -x -d 'on SIGTERM/SIGINT, how long running'  # --grace
 complete -c sockserve -n __sockserve_before_address -s s -l shell -d 'run COMMAND with /bin/sh -c'  # -s --shell
-complete -c sockserve -n __sockserve_before_address -l stderr -x -a 'inherit socket null' -d 'the handlers stderr: inherit, socket or null'  # --stderr
-complete -c sockserve -n __sockserve_before_address -l no-env -d 'do not set PROTO, TCPREMOTEIP and the other'  # --no-env
+complete -c sockserve -n __sockserve_before_address -l stderr -x -a 'inherit socket null' -d 'the handlers stderr: inherit, socket or'  # --stderr
+complete -c sockserve -n __sockserve_before_address -l no-env -d 'do not set PROTO, TCPREMOTEIP and the'  # --no-env
 complete -c sockserve -n __sockserve_before_address -l allow -x -d 'serve only clients in CIDR'  # --allow
 complete -c sockserve -n __sockserve_before_address -l deny -x -d 'refuse clients in CIDR'  # --deny
-complete -c sockserve -n __sockserve_before_address -l rate -x -d 'at most N new requests per SECONDS from one'  # --rate
+complete -c sockserve -n __sockserve_before_address -l rate -x -d 'at most N new requests per SECONDS from'  # --rate
 complete -c sockserve -n __sockserve_before_address -l proxy-protocol -d 'connections start with a PROXY protocol'  # --proxy-protocol
-complete -c sockserve -n __sockserve_before_address -l proxy-from -x -d 'accept PROXY headers only from peers in these'  # --proxy-from
+complete -c sockserve -n __sockserve_before_address -l proxy-from -x -d 'accept PROXY headers only from peers in'  # --proxy-from
 complete -c sockserve -n __sockserve_before_address -s u -l user -x -a '(__fish_complete_users)' -d 'once bound, run as USER (and its groups);'  # -u --user
 complete -c sockserve -n __sockserve_before_address -s g -l group -x -a '(__fish_complete_groups)' -d 'once bound, run as GROUP (default: USERs)'  # -g --group
-complete -c sockserve -n __sockserve_before_address -l socket-mode -x -a '600 660 666 700 770 777' -d 'permissions of a unix socket path, in octal'  # --socket-mode
-complete -c sockserve -n __sockserve_before_address -l pidfile -r -F -d 'write and lock FILE with sockserves pid; a'  # --pidfile
-complete -c sockserve -n __sockserve_before_address -l tls -d 'TLS with a throw-away self-signed certificate'  # --tls
+complete -c sockserve -n __sockserve_before_address -l socket-mode -x -a '600 660 666 700 770 777' -d 'permissions of a unix socket path, in'  # --socket-mode
+complete -c sockserve -n __sockserve_before_address -l pidfile -r -F -d 'write and lock FILE with sockserves pid;'  # --pidfile
+complete -c sockserve -n __sockserve_before_address -l tls -d 'TLS with a throw-away self-signed'  # --tls
 complete -c sockserve -n __sockserve_before_address -l tls-cert -r -F -d 'TLS with this certificate'  # --tls-cert
 complete -c sockserve -n __sockserve_before_address -l tls-key -r -F -d 'the certificates private key (PEM)'  # --tls-key
 complete -c sockserve -n __sockserve_before_address -l tls-client-ca -r -F -d 'require client certificates, verified by'  # --tls-client-ca
-complete -c sockserve -n __sockserve_before_address -l tls-alpn -x -d 'ALPN protocols the handler speaks, in order'  # --tls-alpn
+complete -c sockserve -n __sockserve_before_address -l tls-alpn -x -d 'ALPN protocols the handler speaks, in'  # --tls-alpn
 complete -c sockserve -n __sockserve_before_address -l tls-relay -d 'always relay, never kTLS'  # --tls-relay
-complete -c sockserve -n __sockserve_before_address -s v -l verbose -d 'log the listening address and every request'  # -v --verbose
+complete -c sockserve -n __sockserve_before_address -s v -l verbose -d 'log the listening address and every'  # -v --verbose
 complete -c sockserve -n __sockserve_before_address -s q -l quiet -d 'log nothing after start-up'  # -q --quiet
 complete -c sockserve -n __sockserve_before_address -l log-format -x -a 'text json' -d 'text or json, one line per event'  # --log-format
 complete -c sockserve -n __sockserve_before_address -s V -l version -d 'print the version and exit'  # -V --version

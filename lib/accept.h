@@ -2,9 +2,9 @@
 /*
  * The accept path: take what waits on the listening socket, admit it (access
  * rules, per-IP limits) and hand it to the mode.  A connection may have to
- * open first (a PROXY protocol header to read): it then waits, holding its
- * slot, on the opening list, watched by the event loop and never blocking
- * it, for at most a few seconds.
+ * open first (a PROXY protocol header, a TLS handshake): it then waits as an
+ * opening (opening.h), holding no request slot, watched by the event loop
+ * and never blocking it, until --opening-timeout.
  */
 #ifndef SS_ACCEPT_H
 #define SS_ACCEPT_H
@@ -13,10 +13,16 @@
 
 struct ss_server;
 
-/* Take up to a batch of requests; stops early when every slot is busy, the
+#include <stdbool.h>
+
+/* Whether the listener should be watched: room for one more. */
+bool accept_room(const struct ss_server *srv);
+/* Take up to a batch of requests; stops early when there is no room, the
  * descriptors have run out (then accepting pauses a while) or
  * --max-requests is reached. */
 void accept_requests(struct ss_server *srv);
+/* Opened connections waiting for a request slot: as many as are free now. */
+void accept_parked(struct ss_server *srv);
 /* Connections still opening (--proxy-protocol's header): close those whose
  * time is up; the next deadline, INT64_MAX for none. */
 int64_t accept_deadlines(struct ss_server *srv, int64_t now);

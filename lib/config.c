@@ -20,10 +20,15 @@
 /* What --max-packet and --backlog are when not given. */
 #define DEFAULT_MAX_PACKET 8192
 #define DEFAULT_BACKLOG SOMAXCONN
+/* --max-openings: room for a few hundred slow handshakes beside an attack
+ * (the one idle longest makes room when it is full), one descriptor each. */
+#define DEFAULT_MAX_OPENINGS 512
+#define DEFAULT_OPENING_TIMEOUT_MS 5000
 
 static const struct ss_range ranges[] = {
 	{ "--max-children", 1, 10000 },
 	{ "--max-per-ip", 1, 10000 },
+	{ "--max-openings", 1, 100000 },
 	{ "--workers", 1, 1024 },
 	{ "--backlog", 1, INT_MAX },
 	{ "--max-packet", 1, 65535 },
@@ -33,6 +38,7 @@ static const struct ss_range ranges[] = {
 	{ "--timeout", 1, SECONDS_MAX * 1000LL },
 	{ "--idle-timeout", 1, SECONDS_MAX * 1000LL },
 	{ "--grace", 0, SECONDS_MAX * 1000LL },
+	{ "--opening-timeout", 1, 3600 * 1000LL },
 	{ "--rate", 1, 1000000 },
 	{ "--rate SECONDS", 1, 86400 * 1000LL },
 };
@@ -53,6 +59,8 @@ void ss_config_init(struct ss_config *cfg)
 	cfg->mode = SS_MODE_DEFAULT;
 	cfg->max_children = 40;
 	cfg->max_per_ip = SS_UNSET;
+	cfg->max_openings = SS_UNSET;   /* DEFAULT_MAX_OPENINGS, where connections open in stages */
+	cfg->opening_timeout_ms = SS_NO_TIME; /* DEFAULT_OPENING_TIMEOUT_MS */
 	cfg->workers = SS_UNSET;
 	cfg->rate_count = SS_UNSET;
 	cfg->rate_ms = SS_NO_TIME;
@@ -135,6 +143,8 @@ int config_check(const struct ss_config *cfg, struct ss_config *resolved, struct
 		return usage(err, "missing COMMAND");
 	if (!in_range("--max-children", cfg->max_children, LLONG_MIN, err) ||
 	    !in_range("--max-per-ip", cfg->max_per_ip, SS_UNSET, err) ||
+	    !in_range("--max-openings", cfg->max_openings, SS_UNSET, err) ||
+	    !seconds_in_range("--opening-timeout", cfg->opening_timeout_ms, err) ||
 	    !in_range("--workers", cfg->workers, SS_UNSET, err) ||
 	    !in_range("--backlog", cfg->backlog, SS_UNSET, err) ||
 	    !in_range("--max-packet", cfg->max_packet, SS_UNSET, err) ||
@@ -178,6 +188,10 @@ int config_check(const struct ss_config *cfg, struct ss_config *resolved, struct
 		return usage(err, "--wait hands the socket itself to COMMAND: TLS cannot apply");
 	if (cfg->pidfile != NULL && cfg->pidfile[0] == '\0')
 		return usage(err, "--pidfile needs a file name");
+	if ((cfg->max_openings != SS_UNSET || cfg->opening_timeout_ms != SS_NO_TIME) && !cfg->proxy_protocol &&
+	    !cfg->tls && cfg->tls_cert == NULL)
+		return usage(err, "%s applies to connections that open in stages: --proxy-protocol, --tls or --tls-cert",
+		             cfg->max_openings != SS_UNSET ? "--max-openings" : "--opening-timeout");
 	if (cfg->proxy_from != NULL && !cfg->proxy_protocol)
 		return usage(err, "--proxy-from names the peers that may send PROXY headers: it needs --proxy-protocol");
 	if (cfg->wait && cfg->proxy_protocol)
@@ -243,6 +257,10 @@ int config_check(const struct ss_config *cfg, struct ss_config *resolved, struct
 			resolved->backlog = DEFAULT_BACKLOG;
 		if (cfg->max_packet == SS_UNSET)
 			resolved->max_packet = DEFAULT_MAX_PACKET;
+		if (cfg->max_openings == SS_UNSET)
+			resolved->max_openings = DEFAULT_MAX_OPENINGS;
+		if (cfg->opening_timeout_ms == SS_NO_TIME)
+			resolved->opening_timeout_ms = DEFAULT_OPENING_TIMEOUT_MS;
 		if (cfg->mode == SS_MODE_DEFAULT)
 			resolved->mode = cfg->wait ? SS_MODE_SYNC : SS_MODE_FORK;
 	}

@@ -34,7 +34,6 @@ int requests_init(struct ss_server *srv, struct ss_error *err)
 	srv->slots_used = 0;
 	srv->free_list = NULL;
 	srv->active.next = srv->active.prev = &srv->active;
-	srv->openings.next = srv->openings.prev = &srv->openings;
 	return 0;
 }
 

@@ -43,9 +43,10 @@ struct request {
 	int wstatus;
 	struct request *retry_next; /* the deferred list: waiting to spawn again */
 	/* Opening: the connection before its handler may run (accept.c). */
-	int opening;                /* an enum opening_stage; 0: none */
+	int opening;                /* its stage in opening.c's table, + 1; 0: none */
 	struct watch opening_watch;
 	int64_t opening_deadline;
+	int64_t opening_progress_us; /* when the client last did something */
 	struct proxy_reader proxy;  /* --proxy-protocol */
 	struct tls_conn *tls;       /* TLS: from the handshake until the handler's end */
 	void *handler_ctx;          /* the handler's state for this slot */

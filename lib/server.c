@@ -104,7 +104,12 @@ struct ss_server *ss_server_new(const struct ss_config *cfg, struct ss_error *er
 		if (srv->tls == NULL)
 			goto fail;
 	}
-	if ((cfg->max_per_ip != SS_UNSET && ip_counts_init(&srv->per_ip, srv->limit) < 0) ||
+	if (openings_init(srv, (unsigned)cfg->max_openings, cfg->opening_timeout_ms * 1000, err) < 0)
+		goto fail;
+	/* admitted clients are counted from admission, which openings pass
+	 * before they hold a request slot */
+	if ((cfg->max_per_ip != SS_UNSET &&
+	     ip_counts_init(&srv->per_ip, srv->limit + (openings_used(srv) ? srv->openings.max + 1 : 0)) < 0) ||
 	    (cfg->rate_count != SS_UNSET && rate_init(&srv->rate, cfg->rate_count, cfg->rate_ms) < 0)) {
 		ss_error_set(err, SS_ERR_START, "out of memory");
 		goto fail;
@@ -314,7 +319,7 @@ const char *ss_server_address(const struct ss_server *srv)
 /* Whether the listener is in the poll set: decided here, once per turn. */
 static void update_listener(struct ss_server *srv)
 {
-	bool want = srv->listen_fd >= 0 && !srv->draining && requests_room(srv) &&
+	bool want = srv->listen_fd >= 0 && !srv->draining && accept_room(srv) &&
 	            srv->accept_paused_until == 0 && srv->deferred == NULL &&
 	            (srv->handler->paused == NULL || srv->handler->paused(srv, now_us()) == 0);
 	/* --workers: a connection wakes one of them, not all. */
@@ -538,6 +543,7 @@ int ss_server_run(struct ss_server *srv, struct ss_error *err)
 		int64_t now = now_us(), next = server_deadlines(srv, now);
 		if (srv->draining && srv->active_count == 0 && srv->deferred == NULL)
 			return 0;
+		accept_parked(srv);
 		update_listener(srv);
 		if (loop_once(&srv->loop, wait_ms(next, now)) < 0) {
 			ss_error_set(err, SS_ERR_RUN, "event loop failed: %s", strerror(errno));
@@ -560,6 +566,7 @@ void ss_server_free(struct ss_server *srv)
 	loop_close(&srv->loop);
 	if (srv->slots != NULL)
 		requests_free(srv);
+	openings_free(srv);
 	env_template_free(&srv->env);
 	ip_counts_free(&srv->per_ip);
 	rate_free(&srv->rate);

@@ -13,6 +13,7 @@
 #include "log.h"
 #include "loop.h"
 #include "notify.h"
+#include "opening.h"
 #include "pidfile.h"
 #include "privileges.h"
 #include "request.h"
@@ -49,8 +50,7 @@ struct ss_server {
 	unsigned slots_used;          /* slots set up so far (the first ones) */
 	struct request active;        /* sentinel of the in-progress list */
 	unsigned active_count;
-	struct request openings;      /* sentinel of the opening list (accept.c) */
-	unsigned opening_count;
+	struct openings openings;     /* connections opening (opening.c) */
 	struct ip_counts per_ip;      /* --max-per-ip */
 	struct rate_table rate;       /* --rate */
 	struct acl acl;               /* --allow, --deny */
@@ -71,7 +71,6 @@ struct ss_server {
 	bool draining;
 	bool killed;
 	int64_t grace_deadline;     /* INT64_MAX: wait for the handlers however long */
-	bool done;
 	int64_t last_activity_us;   /* a request arrived or ended: for --idle-timeout */
 	uint64_t received;          /* requests taken: for --max-requests */
 

@@ -55,6 +55,8 @@ struct ss_config {
 	enum ss_mode mode;
 	int64_t max_children;  /* requests in progress at once (fork, thread) */
 	int64_t max_per_ip;    /* SS_UNSET: no limit */
+	int64_t max_openings;  /* connections opening at once (PROXY header, TLS handshake) */
+	int64_t opening_timeout_ms; /* the time one has for its whole opening */
 	int64_t workers;       /* processes serving the socket; SS_UNSET: 1 */
 	int64_t rate_count;    /* --rate=N/SECONDS: N (SS_UNSET: no rate) */
 	int64_t rate_ms;       /* and SECONDS, in milliseconds */

@@ -301,8 +301,10 @@ static int become_worker(struct supervisor *s, unsigned k)
 	 * the socket's path. */
 	notify_close(&srv->notify);
 	pid_file_close(&srv->pidfile);
-	/* --max-children is the total: each worker has its share. */
+	/* --max-children and --max-openings are totals: each worker has its
+	 * share. */
 	srv->limit = (srv->limit + s->n - 1) / s->n;
+	srv->openings.max = (srv->openings.max + s->n - 1) / s->n;
 	return 1;
 }
 

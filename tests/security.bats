@@ -104,13 +104,13 @@ long_dn_client() {
 }
 
 @test "--proxy-from: a PROXY header from any other peer is refused and logged; from a listed one it is used" {
-	start_server --proxy-protocol --proxy-from 192.0.2.0/24,10.0.0.0/8 -m "$MODE" 127.0.0.1:0 -- sh -c 'echo "ran $TCPREMOTEIP"'
+	start_server --proxy-protocol --proxy-from 198.51.100.0/24,10.0.0.0/8 -m "$MODE" 127.0.0.1:0 -- sh -c 'echo "ran $TCPREMOTEIP"'
 	run python3 "$PC" "$ADDR" "v1:PROXY TCP4 203.0.113.7 127.0.0.1 1234 80"
 	refute_output --partial ran
 	wait_until 10 log_has '^sockserve: 127\.0\.0\.1:[0-9]+: rejected: not a --proxy-from peer, so it may not send a PROXY header$'
 	wait_until 10 status_shows ', 1 rejected'
 
-	start_server --proxy-protocol --proxy-from 192.0.2.0/24 --proxy-from 127.0.0.0/8,::1 -m "$MODE" 127.0.0.1:0 -- sh -c 'echo "ran $TCPREMOTEIP"'
+	start_server --proxy-protocol --proxy-from 198.51.100.0/24 --proxy-from 127.0.0.0/8,::1 -m "$MODE" 127.0.0.1:0 -- sh -c 'echo "ran $TCPREMOTEIP"'
 	run python3 "$PC" "$ADDR" "v1:PROXY TCP4 203.0.113.7 127.0.0.1 1234 80"
 	assert_output "ran 203.0.113.7"
 }
