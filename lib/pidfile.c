@@ -21,10 +21,11 @@
 static bool holds_a_pid(int fd)
 {
 	char buf[32];
-	ssize_t n = read(fd, buf, sizeof(buf));
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
 
-	if (n < 0 || n == (ssize_t)sizeof(buf))
+	if (n < 0 || n == (ssize_t)sizeof(buf) - 1)
 		return false;
+	buf[n] = '\0';
 	size_t digits = strspn(buf, "0123456789");
 	if (n == 0)
 		return true;

@@ -179,8 +179,8 @@ static void end_orphans(struct supervisor *s)
 	}
 	closedir(d);
 	if (s->orphan_count > before)
-		log_msg(&s->srv->log, SS_LOG_ERROR, "worker", "ending %zu handlers that a dead worker left running",
-		        s->orphan_count - before);
+		log_msg(&s->srv->log, SS_LOG_ERROR, "worker", "ending %zu handler%s that a dead worker left running",
+		        s->orphan_count - before, s->orphan_count - before == 1 ? "" : "s");
 }
 
 /* SIGKILL to the groups that are due; forget the empty ones.  The next
