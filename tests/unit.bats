@@ -11,3 +11,10 @@ load test_helper/common
 	refute_output --partial "not ok"
 	assert_output --partial "ok 4 - "
 }
+
+@test "config: each rule of config_check, as a config and the error it gives (or none)" {
+	run "$TOP/build/unit/config"
+	assert_success
+	refute_output --partial "not ok"
+	assert_output --partial "ok 39 - "
+}
