@@ -97,45 +97,76 @@ static bool is_control(const unsigned char *s, size_t n)
 	return (n == 1 && (s[0] < 0x20 || s[0] == 0x7f)) || (n == 2 && s[0] == 0xc2 && s[1] < 0xa0);
 }
 
-size_t log_text_escape(char *buf, size_t size, const char *text, size_t len)
-{
-	const unsigned char *s = (const unsigned char *)text;
-	size_t out = 0;
+/* How one character (n bytes at s, 0: not UTF-8) is written: into esc, the
+ * bytes it takes. */
+typedef size_t escape_fn(const unsigned char *s, size_t n, char *esc, size_t size);
 
-	if (size == 0)
-		return 0;
+/* A text line's rules. */
+static size_t text_char(const unsigned char *s, size_t n, char *esc, size_t size)
+{
+	size_t e = 0;
+
+	if (n == 0)
+		return (size_t)snprintf(esc, size, "\\x%02x", s[0]);
+	if (n == 1 && s[0] == '\\')
+		return (size_t)snprintf(esc, size, "\\\\");
+	if (n == 1 && (s[0] == '\n' || s[0] == '\r' || s[0] == '\t'))
+		return (size_t)snprintf(esc, size, "\\%c", s[0] == '\n' ? 'n' : s[0] == '\r' ? 'r' : 't');
+	if (!is_control(s, n)) {
+		memcpy(esc, s, n);
+		return n;
+	}
+	for (size_t k = 0; k < n; k++)
+		e += (size_t)snprintf(esc + e, size - e, "\\x%02x", s[k]);
+	return e;
+}
+
+/* A JSON string's rules. */
+static size_t json_char(const unsigned char *s, size_t n, char *esc, size_t size)
+{
+	if (n == 0) {
+		/* not UTF-8: U+FFFD, as Go's and Python's encoders do */
+		memcpy(esc, "\xef\xbf\xbd", 3);
+		return 3;
+	}
+	if (n == 1 && (s[0] == '"' || s[0] == '\\'))
+		return (size_t)snprintf(esc, size, "\\%c", s[0]);
+	if (is_control(s, n))
+		return (size_t)snprintf(esc, size, "\\u%04x", n == 1 ? s[0] : s[1]);
+	memcpy(esc, s, n);
+	return n;
+}
+
+/* len bytes of s, each character written by one, into buf at out, keeping
+ * keep bytes of size free: whole escapes only.  The new length. */
+static size_t escape(char *buf, size_t size, size_t out, size_t keep, const unsigned char *s, size_t len,
+                     escape_fn *one)
+{
 	for (size_t i = 0; i < len;) {
 		char esc[16];
-		size_t n = utf8_char(s + i, len - i), e = 0;
-		if (n == 0) {
-			e = (size_t)snprintf(esc, sizeof(esc), "\\x%02x", s[i]);
-			n = 1;
-		} else if (n == 1 && s[i] == '\\') {
-			e = (size_t)snprintf(esc, sizeof(esc), "\\\\");
-		} else if (n == 1 && (s[i] == '\n' || s[i] == '\r' || s[i] == '\t')) {
-			e = (size_t)snprintf(esc, sizeof(esc), "\\%c", s[i] == '\n' ? 'n' : s[i] == '\r' ? 'r' : 't');
-		} else if (is_control(s + i, n)) {
-			for (size_t k = 0; k < n; k++)
-				e += (size_t)snprintf(esc + e, sizeof(esc) - e, "\\x%02x", s[i + k]);
-		} else {
-			memcpy(esc, s + i, n);
-			e = n;
-		}
-		/* whole escapes only, and room for the NUL */
-		if (out + e + 1 > size)
+		size_t n = utf8_char(s + i, len - i);
+		size_t e = one(s + i, n, esc, sizeof(esc));
+		if (out + e + keep > size)
 			break;
 		memcpy(buf + out, esc, e);
 		out += e;
-		i += n;
+		i += n ? n : 1;
 	}
+	return out;
+}
+
+size_t log_text_escape(char *buf, size_t size, const char *text, size_t len)
+{
+	if (size == 0)
+		return 0;
+	size_t out = escape(buf, size, 0, 1, (const unsigned char *)text, len, text_char);
 	buf[out] = '\0';
 	return out;
 }
 
 size_t log_json_string(char *buf, size_t size, const char *s)
 {
-	const unsigned char *u = (const unsigned char *)s;
-	size_t len = 0, left = strlen(s);
+	size_t len = 0;
 
 	if (size < 3) {
 		if (size > 0)
@@ -143,29 +174,8 @@ size_t log_json_string(char *buf, size_t size, const char *s)
 		return 0;
 	}
 	buf[len++] = '"';
-	for (size_t i = 0; i < left;) {
-		char esc[8];
-		size_t n = utf8_char(u + i, left - i), e;
-		if (n == 0) {
-			/* not UTF-8: U+FFFD, as Go's and Python's encoders do */
-			memcpy(esc, "\xef\xbf\xbd", 3);
-			e = 3;
-			n = 1;
-		} else if (n == 1 && (u[i] == '"' || u[i] == '\\')) {
-			e = (size_t)snprintf(esc, sizeof(esc), "\\%c", u[i]);
-		} else if (is_control(u + i, n)) {
-			e = (size_t)snprintf(esc, sizeof(esc), "\\u%04x", n == 1 ? u[i] : u[i + 1]);
-		} else {
-			memcpy(esc, u + i, n);
-			e = n;
-		}
-		/* room for it, the closing quote and the NUL */
-		if (len + e + 2 > size)
-			break;
-		memcpy(buf + len, esc, e);
-		len += e;
-		i += n;
-	}
+	/* room for the closing quote and the NUL */
+	len = escape(buf, size, len, 2, (const unsigned char *)s, strlen(s), json_char);
 	buf[len++] = '"';
 	buf[len] = '\0';
 	return len;
