@@ -63,7 +63,7 @@ CLI_OBJ = $(CLI_SRC:%.c=$(OUT)/%.o)
 # the tests' helpers, the load generator among them (bounded in count and time)
 HELPERS = build/helpers/ssclient build/helpers/probe build/bench/load $(UNIT_TESTS)
 # C unit tests of the library's leaves (tests/unit.bats runs them)
-UNIT_TESTS = build/unit/loop build/unit/config
+UNIT_TESTS = build/unit/loop build/unit/config build/unit/opening
 BENCH_TOOLS = build/bench/load build/bench/ok build/bench/echo build/bench/reply build/bench/direct build/bench/spawnloop build/bench/nospawn
 
 ifneq ($(SANITIZE)$(STATIC),00)
@@ -100,10 +100,10 @@ build/unit/loop: tests/unit/loop.c lib/loop.c lib/loop.h
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -D_GNU_SOURCE $(WARNINGS) -O1 -g -fsanitize=address,undefined -Ilib -o $@ tests/unit/loop.c lib/loop.c
 
-# config_check's rules, against the library as built (ASan and UBSan)
-build/unit/config: tests/unit/config.c $(LIB_SRC) $(wildcard lib/*.h)
+# config_check's rules; the openings of a real server (ASan and UBSan)
+build/unit/config build/unit/opening: build/unit/%: tests/unit/%.c $(LIB_SRC) $(wildcard lib/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -O1 -g -fsanitize=address,undefined -Ilib -o $@ tests/unit/config.c $(LIB_SRC) $(LIBS)
+	$(CC) $(ALL_CFLAGS) -O1 -g -fsanitize=address,undefined -Ilib -o $@ $< $(LIB_SRC) $(LIBS)
 
 helpers: $(HELPERS)
 

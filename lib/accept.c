@@ -55,9 +55,9 @@ static void run(struct ss_server *srv, struct request *req)
 	if (req->tls != NULL)
 		tls_describe(req->tls, &req->env);
 	log_event(&srv->log, SS_LOG_DEBUG, "received",
-	          LOG_FIELDS(FSTR("remote", req->remote), FINT("in_progress", srv->active_count),
-	                     FINT("limit", srv->limit)),
-	          "%s: taken (%u of %u in progress)", req->remote, srv->active_count, srv->limit);
+	          LOG_FIELDS(FSTR("remote", req->remote), FINT("in_progress", requests_active(srv)),
+	                     FINT("limit", requests_limit(srv))),
+	          "%s: taken (%u of %u in progress)", req->remote, requests_active(srv), requests_limit(srv));
 	srv->mode->dispatch(srv, req);
 }
 

@@ -17,7 +17,7 @@ static void log_rejected(struct ss_server *srv, struct request *req, enum refusa
 	char from[ADDR_TEXT_MAX];
 	int level = why == REFUSED_PROXY_UNTRUSTED ? SS_LOG_ERROR : SS_LOG_INFO;
 
-	srv->rejected++;
+	count(&srv->counts, COUNT_REJECTED);
 	if (!log_allowed(&srv->log, level, LOG_REJECTED))
 		return;
 	addr_format((struct sockaddr *)&req->peer, req->peer_len, from, sizeof(from));

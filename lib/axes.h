@@ -100,6 +100,12 @@ struct handler {
 	/* Until when the listener stays out of the poll set, after now; 0:
 	 * it need not (NULL: never). */
 	int64_t (*paused)(struct ss_server *srv, int64_t now);
+	/* Its server-wide set-up, before privileges are dropped, and its
+	 * release (NULL: none). */
+	int (*open)(struct ss_server *srv, struct ss_error *err);
+	void (*close)(struct ss_server *srv);
+	/* Once listening: what it says about itself (NULL: nothing). */
+	void (*announce)(struct ss_server *srv);
 };
 
 /* Mode: how requests run side by side. */

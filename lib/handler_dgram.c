@@ -104,7 +104,7 @@ static void release_pipes(struct dgram *d)
 /* A datagram or a reply larger than --max-packet: counted, and logged. */
 static void log_dropped(struct ss_server *srv, const char *remote, const char *what, size_t bytes)
 {
-	srv->dropped++;
+	count(&srv->counts, COUNT_DROPPED);
 	if (!log_allowed(&srv->log, SS_LOG_ERROR, LOG_DROPPED))
 		return;
 	log_event(&srv->log, SS_LOG_ERROR, "dropped",

@@ -20,6 +20,7 @@
  * and the TLS state until the command has ended, then sends close_notify
  * and closes it.
  */
+#include "handler_tls.h"
 #include "server.h"
 
 #include <errno.h>
@@ -30,12 +31,20 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+/* The server-wide state: the context, its certificate's SHA-256, and
+ * whether the kernel offers kTLS (and OpenSSL may use it). */
+struct tls_state {
+	struct tls_server *tls;
+	char fingerprint[100];
+	bool ktls;
+};
+
 /* A slot's state in thread mode: our ends of the command's pipes. */
 struct tls_pipes {
 	int to, from;
 };
 
-extern const struct handler handler_stream;
+extern const struct handler handler_stream, handler_tls;
 
 /* Connections are accepted as plain ones are. */
 static enum receive tls_receive(struct ss_server *srv, struct request *req)
@@ -189,6 +198,55 @@ static void tls_finish(struct ss_server *srv, struct request *req)
 	req->fd = -1;
 }
 
+/* Read before privileges are dropped: a key may be root's alone. */
+static int tls_open(struct ss_server *srv, struct ss_error *err)
+{
+	const struct ss_config *cfg = &srv->cfg;
+	struct tls_state *t = srv->handler_ctx;
+	struct tls_options o = { .cert = cfg->tls_cert, .key = cfg->tls_key, .client_ca = cfg->tls_client_ca,
+	                         .alpn = cfg->tls_alpn, .ktls = !cfg->tls_relay && tls_kernel_offers_ktls() };
+
+	t->ktls = o.ktls;
+	t->tls = tls_server_new(&o, t->fingerprint, sizeof(t->fingerprint), err);
+	return t->tls != NULL ? 0 : -1;
+}
+
+static void tls_close(struct ss_server *srv)
+{
+	struct tls_state *t = srv->handler_ctx;
+
+	tls_server_free(t->tls);
+	t->tls = NULL;
+}
+
+/* TLS's certificate, and how the plaintext reaches the handler.  A
+ * throw-away certificate's fingerprint is written whatever the level: it is
+ * what a client is to check. */
+static void tls_announce(struct ss_server *srv)
+{
+	const struct ss_config *cfg = &srv->cfg;
+	const struct tls_state *t = srv->handler_ctx;
+
+	log_event(&srv->log, cfg->tls ? SS_LOG_ALWAYS : SS_LOG_INFO, "tls",
+	          LOG_FIELDS(FSTR("certificate", cfg->tls ? "throw-away" : cfg->tls_cert),
+	                     FSTR("sha256", t->fingerprint), FSTR("path", t->ktls ? "ktls" : "relay"),
+	                     FINT("ktls", t->ktls)),
+	          "TLS with %s%s, SHA-256 fingerprint %s; %s",
+	          cfg->tls ? "a throw-away self-signed certificate" : "the certificate ",
+	          cfg->tls ? "" : cfg->tls_cert, t->fingerprint,
+	          t->ktls  ? "the kernel offers kTLS: a connection whose cipher it takes in both directions "
+	                           "gives the handler the socket itself, others are relayed (-vv tells which)"
+	          : cfg->tls_relay ? "sockserve relays the plaintext (--tls-relay)"
+	                           : "sockserve relays the plaintext (the kernel offers no kTLS: no \"tls\" in "
+	                             "/proc/sys/net/ipv4/tcp_available_ulp; 'modprobe tls' adds it)");
+}
+
+
+struct tls_server *handler_tls_context(const struct ss_server *srv)
+{
+	return srv->handler == &handler_tls ? ((const struct tls_state *)srv->handler_ctx)->tls : NULL;
+}
+
 static void tls_slot_close(struct ss_server *srv, struct request *req)
 {
 	(void)srv;
@@ -200,6 +258,10 @@ const struct handler handler_tls = {
 	.name = "tls",
 	.var_prefix = "TCP",
 	.connections = true,
+	.ctx_size = sizeof(struct tls_state),
+	.open = tls_open,
+	.close = tls_close,
+	.announce = tls_announce,
 	.slot_close = tls_slot_close,
 	.receive = tls_receive,
 	.spawn = tls_spawn,

@@ -255,10 +255,9 @@ static void thread_close(struct ss_server *srv)
 
 	if (pool == NULL)
 		return;
-	for (struct request *r = srv->active.next; r != NULL && r != &srv->active; r = r->next)
-		thread_signal(srv, r, SIGKILL);
-	for (unsigned i = 0; i < srv->slots_used; i++) {
-		struct worker *w = srv->slots[i].mode_ctx;
+	requests_signal(srv, SIGKILL);
+	for (unsigned i = 0; i < requests_made(srv); i++) {
+		struct worker *w = requests_at(srv, i)->mode_ctx;
 		if (w == NULL)
 			continue;
 		w->quit = true;
@@ -266,7 +265,7 @@ static void thread_close(struct ss_server *srv)
 		pthread_join(w->thread, NULL);
 		sem_destroy(&w->go);
 		free(w);
-		srv->slots[i].mode_ctx = NULL;
+		requests_at(srv, i)->mode_ctx = NULL;
 	}
 	if (pool->event_fd >= 0)
 		close(pool->event_fd);

@@ -128,7 +128,7 @@ static void opening_failed(struct ss_server *srv, struct request *op, const char
 	char from[ADDR_TEXT_MAX];
 
 	opening_leave(srv, op);
-	srv->rejected++;
+	count(&srv->counts, COUNT_REJECTED);
 	if (log_allowed(&srv->log, SS_LOG_ERROR, st->kind)) {
 		addr_format((struct sockaddr *)&op->peer, op->peer_len, from, sizeof(from));
 		log_event(&srv->log, SS_LOG_ERROR, st->fail_event, LOG_FIELDS(FSTR("remote", from), FSTR("error", why)),

@@ -23,17 +23,17 @@
 
 int requests_init(struct ss_server *srv, struct ss_error *err)
 {
-	srv->limit = srv->mode->limit(&srv->cfg);
+	srv->requests.limit = srv->mode->limit(&srv->cfg);
 	/* Zeroed and left untouched: a slot is set up the first time a request
 	 * needs it (request_slot), so only the slots in use cost memory. */
-	srv->slots = calloc(srv->limit, sizeof(struct request));
-	if (srv->slots == NULL) {
-		ss_error_set(err, SS_ERR_START, "out of memory for %u request slots", srv->limit);
+	srv->requests.slots = calloc(srv->requests.limit, sizeof(struct request));
+	if (srv->requests.slots == NULL) {
+		ss_error_set(err, SS_ERR_START, "out of memory for %u request slots", srv->requests.limit);
 		return -1;
 	}
-	srv->slots_used = 0;
-	srv->free_list = NULL;
-	srv->active.next = srv->active.prev = &srv->active;
+	srv->requests.slots_used = 0;
+	srv->requests.free_list = NULL;
+	srv->requests.active.next = srv->requests.active.prev = &srv->requests.active;
 	return 0;
 }
 
@@ -49,10 +49,10 @@ static void slot_close(struct ss_server *srv, struct request *req)
 
 void requests_free(struct ss_server *srv)
 {
-	for (unsigned i = 0; srv->slots != NULL && i < srv->slots_used; i++)
-		slot_close(srv, &srv->slots[i]);
-	free(srv->slots);
-	srv->slots = NULL;
+	for (unsigned i = 0; srv->requests.slots != NULL && i < srv->requests.slots_used; i++)
+		slot_close(srv, &srv->requests.slots[i]);
+	free(srv->requests.slots);
+	srv->requests.slots = NULL;
 }
 
 static int slot_open(struct ss_server *srv, struct request *req)
@@ -65,23 +65,23 @@ static int slot_open(struct ss_server *srv, struct request *req)
 
 struct request *request_slot(struct ss_server *srv)
 {
-	if (srv->free_list == NULL && srv->slots_used < srv->limit) {
-		struct request *req = &srv->slots[srv->slots_used];
+	if (srv->requests.free_list == NULL && srv->requests.slots_used < srv->requests.limit) {
+		struct request *req = &srv->requests.slots[srv->requests.slots_used];
 		if (slot_open(srv, req) < 0) {
 			slot_close(srv, req);
 			errno = ENOMEM;
 			return NULL;
 		}
-		srv->slots_used++;
+		srv->requests.slots_used++;
 		req->next = NULL;
-		srv->free_list = req;
+		srv->requests.free_list = req;
 	}
-	return srv->free_list;
+	return srv->requests.free_list;
 }
 
 bool requests_room(const struct ss_server *srv)
 {
-	return srv->free_list != NULL || srv->slots_used < srv->limit;
+	return srv->requests.free_list != NULL || srv->requests.slots_used < srv->requests.limit;
 }
 
 bool requests_max_reached(const struct ss_server *srv)
@@ -91,7 +91,7 @@ bool requests_max_reached(const struct ss_server *srv)
 
 void request_hold(struct ss_server *srv, struct request *req)
 {
-	srv->free_list = req->next;
+	srv->requests.free_list = req->next;
 	req->pid = 0;
 	req->prev = req->next = NULL;
 	srv->last_activity_us = now_us();
@@ -113,21 +113,21 @@ void request_release(struct ss_server *srv, struct request *req)
 		ip_counts_remove(&srv->per_ip, &req->ip);
 	req->ip_counted = false;
 	req->has_local = false;
-	req->next = srv->free_list;
+	req->next = srv->requests.free_list;
 	req->prev = NULL;
-	srv->free_list = req;
+	srv->requests.free_list = req;
 	/* What the request held is free now: try again at once. */
 	srv->accept_paused_until = 0;
-	srv->retry_at = 0;
+	srv->requests.retry_at = 0;
 }
 
 void request_track(struct ss_server *srv, struct request *req)
 {
-	req->prev = srv->active.prev;
-	req->next = &srv->active;
-	srv->active.prev->next = req;
-	srv->active.prev = req;
-	srv->active_count++;
+	req->prev = srv->requests.active.prev;
+	req->next = &srv->requests.active;
+	srv->requests.active.prev->next = req;
+	srv->requests.active.prev = req;
+	srv->requests.active_count++;
 }
 
 static void request_untrack(struct ss_server *srv, struct request *req)
@@ -135,7 +135,7 @@ static void request_untrack(struct ss_server *srv, struct request *req)
 	req->prev->next = req->next;
 	req->next->prev = req->prev;
 	req->prev = NULL;
-	srv->active_count--;
+	srv->requests.active_count--;
 }
 
 /* The client in JSON: "remote", or a unix peer's pid and uid as numbers. */
@@ -183,9 +183,9 @@ void request_end(struct ss_server *srv, struct request *req, int wstatus)
 	if (WIFEXITED(wstatus)) {
 		int status = WEXITSTATUS(wstatus);
 		if (status == 0)
-			srv->handled++;
+			count(&srv->counts, COUNT_HANDLED);
 		else
-			srv->failed++;
+			count(&srv->counts, COUNT_FAILED);
 		f[n++] = (struct field)FINT("status", status);
 		f[n++] = (struct field)FMS("duration_ms", ms);
 		log_event(&srv->log, status == 0 ? SS_LOG_INFO : SS_LOG_ERROR, "end", f, n,
@@ -193,7 +193,7 @@ void request_end(struct ss_server *srv, struct request *req, int wstatus)
 		          status, ms);
 	} else {
 		int sig = WTERMSIG(wstatus);
-		srv->failed++;
+		count(&srv->counts, COUNT_FAILED);
 		f[n++] = (struct field)FINT("signal", sig);
 		f[n++] = (struct field)FMS("duration_ms", ms);
 		log_event(&srv->log, SS_LOG_ERROR, "end", f, n,
@@ -208,7 +208,7 @@ void request_failed(struct ss_server *srv, struct request *req, int error)
 	/* Thread mode tracks a request before its worker tries to run it. */
 	if (req->prev != NULL)
 		request_untrack(srv, req);
-	srv->failed++;
+	count(&srv->counts, COUNT_FAILED);
 	struct field f[3];
 	size_t n = client_fields(req, f);
 
@@ -231,21 +231,21 @@ static void request_defer(struct ss_server *srv, struct request *req, int error)
 		request_untrack(srv, req);
 	req->pid = 0;
 	req->retry_next = NULL;
-	if (srv->deferred == NULL) {
-		if (srv->retry_backoff_us == 0)
-			srv->retry_backoff_us = RETRY_FIRST_US;
-		srv->retry_at = now_us() + srv->retry_backoff_us;
-		srv->deferred = req;
+	if (srv->requests.deferred == NULL) {
+		if (srv->requests.retry_backoff_us == 0)
+			srv->requests.retry_backoff_us = RETRY_FIRST_US;
+		srv->requests.retry_at = now_us() + srv->requests.retry_backoff_us;
+		srv->requests.deferred = req;
 	} else {
-		srv->deferred_tail->retry_next = req;
+		srv->requests.deferred_tail->retry_next = req;
 	}
-	srv->deferred_tail = req;
+	srv->requests.deferred_tail = req;
 	f[n++] = (struct field)FSTR("error", strerror(error));
-	f[n++] = (struct field)FINT("retry_ms", srv->retry_backoff_us / 1000);
+	f[n++] = (struct field)FINT("retry_ms", srv->requests.retry_backoff_us / 1000);
 	if (log_allowed(&srv->log, SS_LOG_ERROR, LOG_SPAWN_FAILED))
 		log_event(&srv->log, SS_LOG_ERROR, "spawn_deferred", f, n,
 		          "%s: cannot start the handler yet: %s; trying again in %lld ms (or when a request ends)",
-		          req->remote, strerror(error), (long long)(srv->retry_backoff_us / 1000));
+		          req->remote, strerror(error), (long long)(srv->requests.retry_backoff_us / 1000));
 }
 
 void request_not_started(struct ss_server *srv, struct request *req, int error)
@@ -258,32 +258,32 @@ void request_not_started(struct ss_server *srv, struct request *req, int error)
 
 int64_t requests_retry(struct ss_server *srv, int64_t now)
 {
-	struct request *list = srv->deferred;
+	struct request *list = srv->requests.deferred;
 
 	if (list == NULL)
 		return INT64_MAX;
-	if (now < srv->retry_at)
-		return srv->retry_at;
+	if (now < srv->requests.retry_at)
+		return srv->requests.retry_at;
 	/* The next failure waits twice as long, up to a second. */
-	srv->retry_backoff_us = srv->retry_backoff_us * 2 > RETRY_MAX_US ? RETRY_MAX_US : srv->retry_backoff_us * 2;
-	srv->deferred = srv->deferred_tail = NULL;
+	srv->requests.retry_backoff_us = srv->requests.retry_backoff_us * 2 > RETRY_MAX_US ? RETRY_MAX_US : srv->requests.retry_backoff_us * 2;
+	srv->requests.deferred = srv->requests.deferred_tail = NULL;
 	while (list != NULL) {
 		struct request *req = list;
 		list = req->retry_next;
 		srv->mode->dispatch(srv, req); /* may come back here */
 	}
-	if (srv->deferred == NULL) {
-		srv->retry_backoff_us = 0;
+	if (srv->requests.deferred == NULL) {
+		srv->requests.retry_backoff_us = 0;
 		return INT64_MAX;
 	}
-	return srv->retry_at;
+	return srv->requests.retry_at;
 }
 
 void requests_drop_deferred(struct ss_server *srv)
 {
-	struct request *list = srv->deferred;
+	struct request *list = srv->requests.deferred;
 
-	srv->deferred = srv->deferred_tail = NULL;
+	srv->requests.deferred = srv->requests.deferred_tail = NULL;
 	while (list != NULL) {
 		struct request *req = list;
 		list = req->retry_next;
@@ -293,7 +293,7 @@ void requests_drop_deferred(struct ss_server *srv)
 
 struct request *request_by_pid(struct ss_server *srv, pid_t pid)
 {
-	for (struct request *r = srv->active.next; r != &srv->active; r = r->next)
+	for (struct request *r = srv->requests.active.next; r != &srv->requests.active; r = r->next)
 		if (r->pid == pid)
 			return r;
 	return NULL;
@@ -301,7 +301,7 @@ struct request *request_by_pid(struct ss_server *srv, pid_t pid)
 
 void requests_signal(struct ss_server *srv, int sig)
 {
-	for (struct request *r = srv->active.next; r != &srv->active; r = r->next)
+	for (struct request *r = srv->requests.active.next; r != NULL && r != &srv->requests.active; r = r->next)
 		srv->mode->signal(srv, r, sig);
 }
 
@@ -309,7 +309,7 @@ static void time_out(struct ss_server *srv, struct request *r, int64_t now)
 {
 	r->timed_out = true;
 	r->term_us = now;
-	srv->timed_out++;
+	count(&srv->counts, COUNT_TIMED_OUT);
 	pid_t pid = srv->mode->signal(srv, r, SIGTERM);
 	struct field f[4];
 	size_t n = client_fields(r, f);
@@ -334,7 +334,7 @@ int64_t requests_deadlines(struct ss_server *srv, int64_t now)
 
 	if (srv->cfg.timeout_ms == SS_NO_TIME)
 		return INT64_MAX;
-	for (struct request *r = srv->active.next; r != &srv->active; r = r->next) {
+	for (struct request *r = srv->requests.active.next; r != &srv->requests.active; r = r->next) {
 		if (!r->timed_out) {
 			if (r->start_us + timeout_us > now)
 				return r->start_us + timeout_us;
@@ -348,4 +348,34 @@ int64_t requests_deadlines(struct ss_server *srv, int64_t now)
 		}
 	}
 	return INT64_MAX;
+}
+
+unsigned requests_limit(const struct ss_server *srv)
+{
+	return srv->requests.limit;
+}
+
+unsigned requests_active(const struct ss_server *srv)
+{
+	return srv->requests.active_count;
+}
+
+bool requests_waiting(const struct ss_server *srv)
+{
+	return srv->requests.deferred != NULL;
+}
+
+void requests_share(struct ss_server *srv, unsigned n)
+{
+	srv->requests.limit = (srv->requests.limit + n - 1) / n;
+}
+
+unsigned requests_made(const struct ss_server *srv)
+{
+	return srv->requests.slots != NULL ? srv->requests.slots_used : 0;
+}
+
+struct request *requests_at(struct ss_server *srv, unsigned i)
+{
+	return &srv->requests.slots[i];
 }

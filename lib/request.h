@@ -54,7 +54,31 @@ struct request {
 	struct env_block env;
 };
 
+/* The requests of one server (request.c's alone; others ask the functions
+ * below). */
+struct requests {
+	unsigned limit;               /* requests in progress at once */
+	struct request *slots;
+	struct request *free_list;
+	unsigned slots_used;          /* slots set up so far (the first ones) */
+	struct request active;        /* sentinel of the in-progress list */
+	unsigned active_count;
+	struct request *deferred, *deferred_tail; /* waiting to spawn again */
+	int64_t retry_at;             /* when to try them (0: at once) */
+	int64_t retry_backoff_us;     /* doubles while spawning keeps failing */
+};
+
 int requests_init(struct ss_server *srv, struct ss_error *err);
+/* The most in progress at once; how many are; whether some wait to be
+ * spawned again. */
+unsigned requests_limit(const struct ss_server *srv);
+unsigned requests_active(const struct ss_server *srv);
+bool requests_waiting(const struct ss_server *srv);
+/* --workers: this server has an n-th of the limit (rounded up). */
+void requests_share(struct ss_server *srv, unsigned n);
+/* The slots set up so far, and slot i of them (a mode's per-slot state). */
+unsigned requests_made(const struct ss_server *srv);
+struct request *requests_at(struct ss_server *srv, unsigned i);
 void requests_free(struct ss_server *srv);
 /* A free slot: one released by an earlier request, or else one never used
  * yet, set up now.  NULL when all are in use, or (errno ENOMEM) when a new

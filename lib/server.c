@@ -95,21 +95,15 @@ struct ss_server *ss_server_new(const struct ss_config *cfg, struct ss_error *er
 	    spawn_plan_init(&srv->plan, cfg, err) < 0 || requests_init(srv, err) < 0 ||
 	    env_template_init(&srv->env, cfg->no_env, err) < 0)
 		goto fail;
-	/* Read before privileges are dropped: a key may be root's alone. */
-	if (cfg->tls || cfg->tls_cert != NULL) {
-		struct tls_options o = { .cert = cfg->tls_cert, .key = cfg->tls_key, .client_ca = cfg->tls_client_ca,
-		                         .alpn = cfg->tls_alpn, .ktls = !cfg->tls_relay && tls_kernel_offers_ktls() };
-		srv->tls_ktls = o.ktls;
-		srv->tls = tls_server_new(&o, srv->tls_fingerprint, sizeof(srv->tls_fingerprint), err);
-		if (srv->tls == NULL)
-			goto fail;
-	}
+	/* Before privileges are dropped: a TLS key may be root's alone. */
+	if (srv->handler->open != NULL && srv->handler->open(srv, err) < 0)
+		goto fail;
 	if (openings_init(srv, (unsigned)cfg->max_openings, cfg->opening_timeout_ms * 1000, err) < 0)
 		goto fail;
 	/* admitted clients are counted from admission, which openings pass
 	 * before they hold a request slot */
 	if ((cfg->max_per_ip != SS_UNSET &&
-	     ip_counts_init(&srv->per_ip, srv->limit + (openings_used(srv) ? srv->openings.max + 1 : 0)) < 0) ||
+	     ip_counts_init(&srv->per_ip, requests_limit(srv) + (openings_used(srv) ? srv->openings.max + 1 : 0)) < 0) ||
 	    (cfg->rate_count != SS_UNSET && rate_init(&srv->rate, cfg->rate_count, cfg->rate_ms) < 0)) {
 		ss_error_set(err, SS_ERR_START, "out of memory");
 		goto fail;
@@ -252,27 +246,6 @@ static int open_socket(struct ss_server *srv, struct ss_error *err)
 	return socket_ready(srv, false, err);
 }
 
-/* TLS's certificate, and how the plaintext reaches the handler.  A
- * throw-away certificate's fingerprint is written whatever the level: it is
- * what a client is to check. */
-static void log_tls(struct ss_server *srv)
-{
-	const struct ss_config *cfg = &srv->cfg;
-
-	log_event(&srv->log, cfg->tls ? SS_LOG_ALWAYS : SS_LOG_INFO, "tls",
-	          LOG_FIELDS(FSTR("certificate", cfg->tls ? "throw-away" : cfg->tls_cert),
-	                     FSTR("sha256", srv->tls_fingerprint), FSTR("path", srv->tls_ktls ? "ktls" : "relay"),
-	                     FINT("ktls", srv->tls_ktls)),
-	          "TLS with %s%s, SHA-256 fingerprint %s; %s",
-	          cfg->tls ? "a throw-away self-signed certificate" : "the certificate ",
-	          cfg->tls ? "" : cfg->tls_cert, srv->tls_fingerprint,
-	          srv->tls_ktls  ? "the kernel offers kTLS: a connection whose cipher it takes in both directions "
-	                           "gives the handler the socket itself, others are relayed (-vv tells which)"
-	          : cfg->tls_relay ? "sockserve relays the plaintext (--tls-relay)"
-	                           : "sockserve relays the plaintext (the kernel offers no kTLS: no \"tls\" in "
-	                             "/proc/sys/net/ipv4/tcp_available_ulp; 'modprobe tls' adds it)");
-}
-
 int ss_server_listen(struct ss_server *srv, struct ss_error *err)
 {
 	const struct ss_config *cfg = &srv->cfg;
@@ -300,12 +273,12 @@ int ss_server_listen(struct ss_server *srv, struct ss_error *err)
 		notify_send(&srv->notify, "READY=1\nSTATUS=listening on %s\nMAINPID=%d", srv->addr_text, (int)getpid());
 	log_event(&srv->log, SS_LOG_INFO, "listening",
 	          LOG_FIELDS(FSTR("address", srv->addr_text), FSTR("type", addr_type_name(cfg->socktype)),
-	                     FSTR("mode", srv->mode->name), FINT("max_children", srv->limit),
+	                     FSTR("mode", srv->mode->name), FINT("max_children", requests_limit(srv)),
 	                     FINT("workers", workers)),
 	          "listening on %s (%s, %s mode, up to %u at once%s)", srv->addr_text,
-	          addr_type_name(cfg->socktype), srv->mode->name, srv->limit, several);
-	if (srv->tls != NULL)
-		log_tls(srv);
+	          addr_type_name(cfg->socktype), srv->mode->name, requests_limit(srv), several);
+	if (srv->handler->announce != NULL)
+		srv->handler->announce(srv);
 	return 0;
 }
 
@@ -320,7 +293,7 @@ const char *ss_server_address(const struct ss_server *srv)
 static void update_listener(struct ss_server *srv)
 {
 	bool want = srv->listen_fd >= 0 && !srv->draining && accept_room(srv) &&
-	            srv->accept_paused_until == 0 && srv->deferred == NULL &&
+	            srv->accept_paused_until == 0 && !requests_waiting(srv) &&
 	            (srv->handler->paused == NULL || srv->handler->paused(srv, now_us()) == 0);
 	/* --workers: a connection wakes one of them, not all. */
 	uint32_t in = srv->worker > 0 ? EPOLLIN | EPOLLEXCLUSIVE : EPOLLIN;
@@ -362,7 +335,7 @@ static void start_drain(struct ss_server *srv, bool with_grace)
 	srv->draining = true;
 	/* Connections not yet opened are dropped like those in the backlog. */
 	accept_close_openings(srv);
-	notify_send(&srv->notify, "STOPPING=1\nSTATUS=shutting down: %u in progress", srv->active_count);
+	notify_send(&srv->notify, "STOPPING=1\nSTATUS=shutting down: %u in progress", requests_active(srv));
 	/* A datagram server keeps its socket: replies still go out from it. */
 	if (srv->handler->connections && srv->listen_fd >= 0)
 		close_listener(srv);
@@ -375,7 +348,7 @@ static void start_drain(struct ss_server *srv, bool with_grace)
 	}
 	srv->grace_deadline = now_us() + srv->cfg.grace_ms * 1000;
 	log_msg(&srv->log, SS_LOG_INFO, "shutdown", "shutting down: %u in progress, waiting up to %.1f s",
-	        srv->active_count, (double)srv->cfg.grace_ms / 1000.0);
+	        requests_active(srv), (double)srv->cfg.grace_ms / 1000.0);
 }
 
 static void stop_now(struct ss_server *srv, const char *why)
@@ -383,8 +356,8 @@ static void stop_now(struct ss_server *srv, const char *why)
 	if (srv->killed)
 		return;
 	srv->killed = true;
-	if (srv->active_count > 0)
-		log_msg(&srv->log, SS_LOG_INFO, "kill", "%s: killing %u handlers", why, srv->active_count);
+	if (requests_active(srv) > 0)
+		log_msg(&srv->log, SS_LOG_INFO, "kill", "%s: killing %u handlers", why, requests_active(srv));
 	requests_signal(srv, SIGKILL);
 	requests_drop_deferred(srv);
 }
@@ -393,9 +366,9 @@ static void stop_now(struct ss_server *srv, const char *why)
 static void status_text(const struct ss_server *srv, char *buf, size_t size)
 {
 	snprintf(buf, size, "%u in progress, %llu handled, %llu failed, %llu rejected, %llu timed out, %llu dropped",
-	         srv->active_count, (unsigned long long)srv->handled, (unsigned long long)srv->failed,
-	         (unsigned long long)srv->rejected, (unsigned long long)srv->timed_out,
-	         (unsigned long long)srv->dropped);
+	         requests_active(srv), (unsigned long long)srv->counts.n[COUNT_HANDLED], (unsigned long long)srv->counts.n[COUNT_FAILED],
+	         (unsigned long long)srv->counts.n[COUNT_REJECTED], (unsigned long long)srv->counts.n[COUNT_TIMED_OUT],
+	         (unsigned long long)srv->counts.n[COUNT_DROPPED]);
 }
 
 static void print_status(struct ss_server *srv)
@@ -404,9 +377,9 @@ static void print_status(struct ss_server *srv)
 
 	status_text(srv, text, sizeof(text));
 	log_event(&srv->log, SS_LOG_ALWAYS, "status",
-	          LOG_FIELDS(FINT("in_progress", srv->active_count), FINT("handled", (long long)srv->handled),
-	                     FINT("failed", (long long)srv->failed), FINT("rejected", (long long)srv->rejected),
-	                     FINT("timed_out", (long long)srv->timed_out), FINT("dropped", (long long)srv->dropped)),
+	          LOG_FIELDS(FINT("in_progress", requests_active(srv)), FINT("handled", (long long)srv->counts.n[COUNT_HANDLED]),
+	                     FINT("failed", (long long)srv->counts.n[COUNT_FAILED]), FINT("rejected", (long long)srv->counts.n[COUNT_REJECTED]),
+	                     FINT("timed_out", (long long)srv->counts.n[COUNT_TIMED_OUT]), FINT("dropped", (long long)srv->counts.n[COUNT_DROPPED])),
 	          "status: %s", text);
 }
 
@@ -502,7 +475,7 @@ static int64_t server_deadlines(struct ss_server *srv, int64_t now)
 		else if (srv->accept_paused_until < next)
 			next = srv->accept_paused_until;
 	}
-	if (srv->cfg.idle_timeout_ms != SS_NO_TIME && !srv->draining && srv->active_count == 0) {
+	if (srv->cfg.idle_timeout_ms != SS_NO_TIME && !srv->draining && requests_active(srv) == 0) {
 		int64_t idle = srv->last_activity_us + srv->cfg.idle_timeout_ms * 1000;
 		if (now >= idle) {
 			log_msg(&srv->log, SS_LOG_INFO, "idle", "no request for %.3g s: exiting",
@@ -541,7 +514,7 @@ int ss_server_run(struct ss_server *srv, struct ss_error *err)
 	srv->last_activity_us = now_us();
 	for (;;) {
 		int64_t now = now_us(), next = server_deadlines(srv, now);
-		if (srv->draining && srv->active_count == 0 && srv->deferred == NULL)
+		if (srv->draining && requests_active(srv) == 0 && !requests_waiting(srv))
 			return 0;
 		accept_parked(srv);
 		update_listener(srv);
@@ -564,15 +537,15 @@ void ss_server_free(struct ss_server *srv)
 	if (srv->mode != NULL && srv->mode->close != NULL)
 		srv->mode->close(srv);
 	loop_close(&srv->loop);
-	if (srv->slots != NULL)
-		requests_free(srv);
+	requests_free(srv);
 	openings_free(srv);
 	env_template_free(&srv->env);
 	ip_counts_free(&srv->per_ip);
 	rate_free(&srv->rate);
 	acl_free(&srv->acl);
 	identity_free(&srv->identity);
-	tls_server_free(srv->tls);
+	if (srv->handler != NULL && srv->handler->close != NULL && srv->handler_ctx != NULL)
+		srv->handler->close(srv);
 	bool replaced;
 	if (pid_file_remove(&srv->pidfile, &replaced) < 0)
 		log_msg(&srv->log, SS_LOG_ERROR, "cleanup", "cannot remove the pid file %s: %s", srv->cfg.pidfile,

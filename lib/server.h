@@ -9,6 +9,7 @@
 #include "acl.h"
 #include "addr.h"
 #include "axes.h"
+#include "counts.h"
 #include "env.h"
 #include "log.h"
 #include "loop.h"
@@ -44,25 +45,14 @@ struct ss_server {
 	struct env_template env;
 	struct loop loop;
 
-	unsigned limit;               /* requests in progress at once */
-	struct request *slots;
-	struct request *free_list;
-	unsigned slots_used;          /* slots set up so far (the first ones) */
-	struct request active;        /* sentinel of the in-progress list */
-	unsigned active_count;
+	struct requests requests;     /* request.c's */
 	struct openings openings;     /* connections opening (opening.c) */
 	struct ip_counts per_ip;      /* --max-per-ip */
 	struct rate_table rate;       /* --rate */
 	struct acl acl;               /* --allow, --deny */
 	struct identity identity;     /* --user, --group */
-	struct tls_server *tls;       /* TLS: the context (NULL: plain connections) */
-	char tls_fingerprint[100];    /* its certificate's SHA-256 */
-	bool tls_ktls;                /* the kernel offers kTLS, and OpenSSL may use it */
 	struct pid_file pidfile;      /* --pidfile, held while serving */
 	int64_t accept_paused_until;  /* descriptor exhaustion back-off */
-	struct request *deferred, *deferred_tail; /* waiting to spawn again */
-	int64_t retry_at;             /* when to try them (0: at once) */
-	int64_t retry_backoff_us;     /* doubles while spawning keeps failing */
 	int64_t starved_logged_us;    /* when running out of descriptors was last logged */
 
 	int worker;                   /* --workers: this process's number (1...); 0: the
@@ -74,7 +64,7 @@ struct ss_server {
 	int64_t last_activity_us;   /* a request arrived or ended: for --idle-timeout */
 	uint64_t received;          /* requests taken: for --max-requests */
 
-	uint64_t handled, failed, rejected, dropped, timed_out;
+	struct counts counts;         /* the status's numbers */
 
 	struct notifier notify;       /* NOTIFY_SOCKET */
 	int64_t status_sent_us;       /* when STATUS= last went */

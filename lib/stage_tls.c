@@ -4,6 +4,7 @@
  * each time the connection is ready (tls.c), after admission, so that a
  * refused client costs no handshake.
  */
+#include "handler_tls.h"
 #include "opening.h"
 #include "server.h"
 
@@ -12,12 +13,12 @@
 
 static bool tls_wanted(const struct ss_server *srv)
 {
-	return srv->tls != NULL;
+	return handler_tls_context(srv) != NULL;
 }
 
 static enum step tls_begin(struct ss_server *srv, struct request *req, char *why, size_t size)
 {
-	req->tls = tls_conn_new(srv->tls, req->fd);
+	req->tls = tls_conn_new(handler_tls_context(srv), req->fd);
 	if (req->tls != NULL)
 		return STEP_DONE;
 	snprintf(why, size, "out of memory for a TLS connection");

@@ -303,7 +303,7 @@ static int become_worker(struct supervisor *s, unsigned k)
 	pid_file_close(&srv->pidfile);
 	/* --max-children and --max-openings are totals: each worker has its
 	 * share. */
-	srv->limit = (srv->limit + s->n - 1) / s->n;
+	requests_share(srv, s->n);
 	srv->openings.max = (srv->openings.max + s->n - 1) / s->n;
 	return 1;
 }

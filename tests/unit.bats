@@ -18,3 +18,10 @@ load test_helper/common
 	refute_output --partial "not ok"
 	assert_output --partial "ok 39 - "
 }
+
+@test "opening: the bound, eviction of the one idle longest, deadlines in arrival order, parked ones never evicted" {
+	run "$TOP/build/unit/opening"
+	assert_success
+	refute_output --partial "not ok"
+	assert_output --partial "ok 17 - "
+}

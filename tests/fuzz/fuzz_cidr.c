@@ -8,6 +8,7 @@
 
 #include <arpa/inet.h>
 #include <stdint.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,7 +29,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const char *const list[] = { text, NULL };
 	bool deny = data[16] & 1;
 	memset(&acl, 0, sizeof(acl));
-	if (acl_init(&acl, deny ? NULL : list, deny ? list : NULL, &err) == 0) {
+	/* --proxy-from's comma-separated lists too: each part a rule, and a
+	 * peer checked against them */
+	if (data[16] & 2) {
+		struct acl from;
+		struct sockaddr_storage peer = { .ss_family = AF_INET6 };
+		memcpy(&((struct sockaddr_in6 *)&peer)->sin6_addr, data, 16);
+		memset(&from, 0, sizeof(from));
+		if (acl_init(&from, NULL, NULL, list, &err) == 0)
+			(void)acl_proxy_trusted(&from, &peer);
+		acl_free(&from);
+	}
+	if (acl_init(&acl, deny ? NULL : list, deny ? list : NULL, NULL, &err) == 0) {
 		const struct cidr *rule = deny ? &acl.deny[0] : &acl.allow[0];
 		if (rule->bits > 128 || (rule->v4 && rule->bits < 96))
 			abort();
