@@ -243,10 +243,11 @@ handler_pids() {
 	cat pids 2>/dev/null
 }
 
-# workers_now PID: the worker processes (sockserve) that supervisor PID has
-# (its other children are the handlers it took over, and theirs).
+# workers_now PID: the live worker processes (sockserve) that supervisor PID
+# has (its other children are the handlers it took over, and theirs; a
+# worker just killed is a zombie until it is reaped).
 workers_now() {
-	ps -o pid=,comm= --ppid "$1" 2>/dev/null | awk '$2 == "sockserve" { print $1 }'
+	ps -o pid=,stat=,comm= --ppid "$1" 2>/dev/null | awk '$3 == "sockserve" && $2 !~ /^Z/ { print $1 }'
 }
 
 # none_alive PID...: no process of these pids is alive (zombies count as gone).
@@ -258,7 +259,16 @@ none_alive() {
 	return 0
 }
 
-@test "--workers: the handlers of workers that die are ended, and no worker starts again before they are" {
+# children_among PARENT PID...: those of PID... whose parent is PARENT.
+children_among() {
+	local parent=$1 pid
+	shift
+	for pid in "$@"; do
+		[ "$(ps -o ppid= -p "$pid" 2>/dev/null | tr -d ' ')" != "$parent" ] || echo "$pid"
+	done
+}
+
+@test "--workers: a dead worker's handlers are ended, and it does not start again before they are" {
 	# each handler ignores SIGTERM: only the SIGKILL a second later ends it
 	start_server --workers 2 -c 4 -T 30 -m "$MODE" 127.0.0.1:0 -- \
 		sh -c 'echo $$ >>pids; trap "" TERM; while :; do sleep 1; done'
@@ -268,20 +278,33 @@ none_alive() {
 		python3 -c 'import socket,sys,time; h,p=sys.argv[1].rsplit(":",1); s=socket.create_connection((h,int(p))); time.sleep(40)' "$ADDR" 3>&- &
 		STARTED_PIDS+=("$!")
 	done
+	# two places each: two handlers on each worker
 	wait_until 10 holds -eq 4 lines pids
-	local old workers
-	old=$(handler_pids)
-	workers=$(children_of "$SERVER_PID")
-	kill -KILL $workers
-	# until the old handlers are gone no worker runs again (-c holds)
+	local victim other theirs
+	victim=$(workers_now "$SERVER_PID" | head -n 1)
+	other=$(workers_now "$SERVER_PID" | grep -vxF "$victim")
+	theirs=$(children_among "$victim" $(handler_pids))
+	assert_equal "$(echo "$theirs" | wc -w)" 2
+	kill -KILL "$victim"
+	# until its handlers are gone it is not started again (-c holds)
 	local deadline=$((SECONDS + 15))
-	until none_alive $old; do
-		[ -z "$(workers_now "$SERVER_PID")" ] || fail "a worker started again while a dead worker's handler ran"
-		[ $SECONDS -lt $deadline ] || fail "the dead workers' handlers still run: $(ps -o pid,stat,cmd -p "${old//$'\n'/,}")"
+	until none_alive $theirs; do
+		# a new worker seen first, then a handler still alive: it started
+		# while the handler ran
+		if [ "$(workers_now "$SERVER_PID")" != "$other" ] && ! none_alive $theirs; then
+			fail "a worker started again while the dead worker's handlers ran"
+		fi
+		[ $SECONDS -lt $deadline ] || fail "the dead worker's handlers still run: $(ps -o pid,stat,cmd -p "${theirs//$'\n'/,}")"
 		sleep 0.02
 	done
 	wait_until 10 holds -eq 2 child_count "$SERVER_PID"
-	log_has '^sockserve: ending [0-9]+ handlers? that a dead worker left running$'
+	log_has '^sockserve: ending 2 handlers that a dead worker left running$'
+	# both workers killed at once (the issue's case): no handler outlives them
+	local all
+	all=$(handler_pids)
+	kill -KILL $(workers_now "$SERVER_PID")
+	wait_until 15 none_alive $all
+	wait_until 10 holds -eq 2 child_count "$SERVER_PID"
 	# and the server serves on
 	: >pids
 	python3 -c 'import socket,sys; h,p=sys.argv[1].rsplit(":",1); s=socket.create_connection((h,int(p))); s.settimeout(10); s.recv(1)' "$ADDR" 3>&- &
