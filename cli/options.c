@@ -244,9 +244,13 @@ static int number(const char *option, const char *text, int64_t *out)
 {
 	const char *errstr;
 	char range[64];
+	long long n = 0;
+
 	/* digits only: strtonum(3) would take a sign and leading blanks */
-	long long n = text[0] != '\0' && text[strspn(text, "0123456789")] == '\0'
-	              ? strtonum(text, 0, LLONG_MAX, &errstr) : (errstr = "invalid", 0);
+	if (text[0] == '\0' || text[strspn(text, "0123456789")] != '\0')
+		errstr = "invalid";
+	else
+		n = strtonum(text, 0, LLONG_MAX, &errstr);
 
 	if (errstr == NULL) {
 		*out = n;

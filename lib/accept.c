@@ -100,16 +100,6 @@ void accept_parked(struct ss_server *srv)
 			return;
 }
 
-int64_t accept_deadlines(struct ss_server *srv, int64_t now)
-{
-	return openings_deadlines(srv, now);
-}
-
-void accept_close_openings(struct ss_server *srv)
-{
-	openings_close(srv);
-}
-
 /* A connection that opens in stages: into an opening. */
 static bool accept_opening(struct ss_server *srv)
 {

@@ -23,10 +23,4 @@ bool accept_room(const struct ss_server *srv);
 void accept_requests(struct ss_server *srv);
 /* Opened connections waiting for a request slot: as many as are free now. */
 void accept_parked(struct ss_server *srv);
-/* Connections still opening (--proxy-protocol's header): close those whose
- * time is up; the next deadline, INT64_MAX for none. */
-int64_t accept_deadlines(struct ss_server *srv, int64_t now);
-/* The server stops: close every connection still opening. */
-void accept_close_openings(struct ss_server *srv);
-
 #endif

@@ -119,6 +119,13 @@ static void opening_leave(struct ss_server *srv, struct request *op)
 	list_remove(op);
 }
 
+/* Off its list and closed, unlogged (refused: already logged). */
+static void opening_drop(struct ss_server *srv, struct request *op)
+{
+	opening_leave(srv, op);
+	opening_release(srv, op);
+}
+
 /* It did not open: logged as its stage's failure (rate-limited), counted as
  * rejected, closed.  Its peer is the connection's own before a PROXY header,
  * the header's client after. */
@@ -209,8 +216,7 @@ static bool enter(struct ss_server *srv, struct request *op, int stage)
 	op->opening = stage;
 	enum step s = stages[stage - 1]->begin != NULL ? stages[stage - 1]->begin(srv, op, why, sizeof(why)) : STEP_DONE;
 	if (s == STEP_REFUSED) {
-		opening_leave(srv, op);
-		opening_release(srv, op);
+		opening_drop(srv, op);
 		return false;
 	}
 	if (s != STEP_DONE) {
@@ -245,8 +251,7 @@ enum opened opening_advance(struct ss_server *srv, struct request *op, uint32_t 
 			opening_failed(srv, op, why);
 			return OPENED_CLOSED;
 		case STEP_REFUSED:
-			opening_leave(srv, op);
-			opening_release(srv, op);
+			opening_drop(srv, op);
 			return OPENED_CLOSED;
 		case STEP_DONE:
 			break;
@@ -318,11 +323,8 @@ void openings_close(struct ss_server *srv)
 	struct openings *o = &srv->openings;
 	struct request *op;
 
-	while (o->waiting.next != &o->waiting) {
-		op = o->waiting.next;
-		opening_leave(srv, op);
-		opening_release(srv, op);
-	}
+	while (o->waiting.next != &o->waiting)
+		opening_drop(srv, o->waiting.next);
 	while ((op = opening_unpark(srv)) != NULL)
 		opening_release(srv, op);
 }

@@ -265,7 +265,8 @@ int64_t requests_retry(struct ss_server *srv, int64_t now)
 	if (now < srv->requests.retry_at)
 		return srv->requests.retry_at;
 	/* The next failure waits twice as long, up to a second. */
-	srv->requests.retry_backoff_us = srv->requests.retry_backoff_us * 2 > RETRY_MAX_US ? RETRY_MAX_US : srv->requests.retry_backoff_us * 2;
+	int64_t *backoff = &srv->requests.retry_backoff_us;
+	*backoff = *backoff * 2 > RETRY_MAX_US ? RETRY_MAX_US : *backoff * 2;
 	srv->requests.deferred = srv->requests.deferred_tail = NULL;
 	while (list != NULL) {
 		struct request *req = list;

@@ -334,7 +334,7 @@ static void start_drain(struct ss_server *srv, bool with_grace)
 	}
 	srv->draining = true;
 	/* Connections not yet opened are dropped like those in the backlog. */
-	accept_close_openings(srv);
+	openings_close(srv);
 	notify_send(&srv->notify, "STOPPING=1\nSTATUS=shutting down: %u in progress", requests_active(srv));
 	/* A datagram server keeps its socket: replies still go out from it. */
 	if (srv->handler->connections && srv->listen_fd >= 0)
@@ -442,7 +442,7 @@ static int64_t server_deadlines(struct ss_server *srv, int64_t now)
 {
 	int64_t next = requests_deadlines(srv, now), log_next = log_flush(&srv->log, now);
 	int64_t retry = requests_retry(srv, now), status = send_status(srv, now);
-	int64_t opening = accept_deadlines(srv, now);
+	int64_t opening = openings_deadlines(srv, now);
 
 	if (log_next < next)
 		next = log_next;

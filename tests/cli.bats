@@ -148,6 +148,11 @@ load test_helper/common
 	run "$SOCKSERVE" "$ADDR" cat
 	assert_failure 1
 	assert_output "sockserve: cannot listen on $ADDR: Address already in use (another socket holds it: 'ss -ltnp' shows which process)"
+	# UDP sockets share a port when both ask (SO_REUSEADDR): this one does not
+	start_server -t dgram 127.0.0.1:0 -- cat
+	run timeout 10 "$SOCKSERVE" --no-reuse-addr -t dgram "$ADDR" cat
+	assert_failure 1
+	assert_output "sockserve: cannot listen on $ADDR: Address already in use (another socket holds it: 'ss -lunp' shows which process)"
 }
 
 @test "a port below 1024 without the privilege: the error says what it needs" {

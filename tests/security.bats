@@ -339,6 +339,23 @@ children_among() {
 	log_has '^sockserve: worker [12] \(pid [0-9]+\) has not ended after the grace period: killing it and its handlers$'
 }
 
+@test "--workers: a second SIGTERM cuts the wait for a stopped worker to a second" {
+	start_server --workers 2 --grace 60 -m "$MODE" "$BATS_TEST_TMPDIR/s.sock" -- echo ok
+	wait_until 10 holds -eq 2 child_count "$SERVER_PID"
+	local workers
+	workers=$(children_of "$SERVER_PID")
+	kill -STOP $workers
+	kill -TERM "$SERVER_PID"
+	# the first one has been taken (signals of a kind pending at once are
+	# one): the supervisor removes the socket's path at the stop
+	wait_until 10 test ! -e "$BATS_TEST_TMPDIR/s.sock"
+	kill -TERM "$SERVER_PID"
+	# well before the 60 s of --grace
+	wait_gone "$SERVER_PID" 15
+	none_alive $workers
+	log_has '^sockserve: worker [12] \(pid [0-9]+\) has not ended after the grace period: killing it and its handlers$'
+}
+
 @test "--wait: a COMMAND that exits without reading is paused after 41 starts in 10 s, logged once" {
 	start_server -v --wait -t dgram 127.0.0.1:0 -- true
 	python3 -c 'import socket,sys; h,p=sys.argv[1].rsplit(":",1); socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b"x",(h,int(p)))' "$ADDR"
