@@ -11,7 +11,10 @@
 #include "accept.h"
 #include "admission.h"
 #include "opening.h"
-#include "server.h"
+#include "axes.h"
+#include "log.h"
+#include "request.h"
+#include "view.h"
 
 #include <errno.h>
 #include <sys/epoll.h>
@@ -33,50 +36,50 @@ static bool out_of_descriptors(int error)
 /* Descriptors ran out: leave the poll set until a request ends or a while
  * has passed, instead of spinning on a listener that stays readable; the
  * clients wait in the backlog (or the socket's queue). */
-static void starved(struct ss_server *srv, int error)
+static void starved(struct view *v, int error)
 {
 	int64_t now = now_us();
 
-	if (srv->starved_logged_us == 0 || now - srv->starved_logged_us >= STARVED_LOG_US) {
-		log_msg(&srv->log, SS_LOG_ERROR, "starved",
+	if (v->sock->starved_logged_us == 0 || now - v->sock->starved_logged_us >= STARVED_LOG_US) {
+		log_msg(v->log, SS_LOG_ERROR, "starved",
 		        "cannot take a request: %s; pausing until a request ends "
 		        "(retrying every %d ms, logged once in %d s)",
 		        strerror(error), ACCEPT_BACKOFF_US / 1000, STARVED_LOG_US / 1000000);
-		srv->starved_logged_us = now;
+		v->sock->starved_logged_us = now;
 	}
-	srv->accept_paused_until = now + ACCEPT_BACKOFF_US;
+	v->sock->paused_until = now + ACCEPT_BACKOFF_US;
 }
 
 /* The request goes to its handler. */
-static void run(struct ss_server *srv, struct request *req)
+static void run(struct view *v, struct request *req)
 {
-	request_take(srv, req);
-	srv->transport->describe(srv, req);
+	request_take(v, req);
+	v->transport->describe(v, req);
 	if (req->tls != NULL)
 		tls_describe(req->tls, &req->env);
-	log_event(&srv->log, SS_LOG_DEBUG, "received",
-	          LOG_FIELDS(FSTR("remote", req->remote), FINT("in_progress", requests_active(srv)),
-	                     FINT("limit", requests_limit(srv))),
-	          "%s: taken (%u of %u in progress)", req->remote, requests_active(srv), requests_limit(srv));
-	srv->mode->dispatch(srv, req);
+	log_event(v->log, SS_LOG_DEBUG, "received",
+	          LOG_FIELDS(FSTR("remote", req->remote), FINT("in_progress", requests_active(v)),
+	                     FINT("limit", requests_limit(v))),
+	          "%s: taken (%u of %u in progress)", req->remote, requests_active(v), requests_limit(v));
+	v->mode->dispatch(v, req);
 }
 
 /* An opened connection: into a request slot and to its handler, closed if
  * the server takes no more, or else parked until a slot is free (false). */
-static bool opened(struct ss_server *srv, struct request *op)
+static bool opened(struct view *v, struct request *op)
 {
-	if (srv->draining || requests_max_reached(srv)) {
-		opening_release(srv, op);
+	if (v->draining || requests_max_reached(v)) {
+		opening_release(v, op);
 		return true;
 	}
-	struct request *req = requests_room(srv) ? request_slot(srv) : NULL;
+	struct request *req = requests_room(v) ? request_slot(v) : NULL;
 	if (req == NULL) {
-		opening_park(srv, op);
+		opening_park(v, op);
 		return false;
 	}
-	request_hold(srv, req);
-	opening_hand_over(srv, op, req);
-	run(srv, req);
+	request_hold(v, req);
+	opening_hand_over(v, op, req);
+	run(v, req);
 	return true;
 }
 
@@ -86,69 +89,69 @@ static void on_opening(void *ctx, struct watch *w, uint32_t events)
 		opened(ctx, w->data);
 }
 
-bool accept_room(const struct ss_server *srv)
+bool accept_room(const struct view *v)
 {
-	return openings_used(srv) ? openings_room(srv) : requests_room(srv);
+	return openings_used(v) ? openings_room(v) : requests_room(v);
 }
 
-void accept_parked(struct ss_server *srv)
+void accept_parked(struct view *v)
 {
 	struct request *op;
 
-	while (requests_room(srv) && (op = opening_unpark(srv)) != NULL)
-		if (!opened(srv, op))
+	while (requests_room(v) && (op = opening_unpark(v)) != NULL)
+		if (!opened(v, op))
 			return;
 }
 
 /* A connection that opens in stages: into an opening. */
-static bool accept_opening(struct ss_server *srv)
+static bool accept_opening(struct view *v)
 {
-	struct request *op = opening_slot(srv);
-	enum receive got = op != NULL ? srv->handler->receive(srv, op) : RECEIVE_NONE;
+	struct request *op = opening_slot(v);
+	enum receive got = op != NULL ? v->handler->receive(v, op) : RECEIVE_NONE;
 	int error = errno;
 
 	if (got != RECEIVE_OK) {
 		if (op != NULL)
-			opening_release(srv, op);
+			opening_release(v, op);
 		if (got == RECEIVE_ERROR && out_of_descriptors(error))
-			starved(srv, error);
+			starved(v, error);
 		return got == RECEIVE_SKIP || (got == RECEIVE_ERROR && !out_of_descriptors(error));
 	}
-	srv->last_activity_us = now_us();
-	opening_start(srv, op, on_opening);
-	if (opening_advance(srv, op, 0) == OPENED_DONE)
-		opened(srv, op);
+	requests_touch(v);
+	opening_start(v, op, on_opening);
+	if (opening_advance(v, op, 0) == OPENED_DONE)
+		opened(v, op);
 	return true;
 }
 
-void accept_requests(struct ss_server *srv)
+void accept_requests(struct view *v)
 {
-	for (int n = 0; n < ACCEPT_BATCH && !requests_max_reached(srv); n++) {
-		if (openings_used(srv)) {
-			if (!openings_room(srv) || !accept_opening(srv))
+	for (int n = 0; n < ACCEPT_BATCH && !requests_max_reached(v); n++) {
+		if (openings_used(v)) {
+			if (!openings_room(v) || !accept_opening(v))
 				break;
 			continue;
 		}
-		if (!requests_room(srv))
+		if (!requests_room(v))
 			break;
-		struct request *req = request_slot(srv);
-		enum receive got = req != NULL ? srv->handler->receive(srv, req) : RECEIVE_ERROR;
+		struct request *req = request_slot(v);
+		enum receive got = req != NULL ? v->handler->receive(v, req) : RECEIVE_ERROR;
 		if (got == RECEIVE_NONE)
 			break;
 		if (got == RECEIVE_SKIP)
 			continue;
 		if (got == RECEIVE_ERROR) {
 			if (out_of_descriptors(errno)) {
-				starved(srv, errno);
+				starved(v, errno);
 				break;
 			}
 			continue; /* this one failed; the next may not */
 		}
-		request_hold(srv, req);
-		if (!admission_check(srv, req)) {
-			request_release(srv, req); /* closes a connection */
+		request_hold(v, req);
+		if (!admission_check(v, req)) {
+			request_release(v, req); /* closes a connection */
 			continue;
 		}
-		run(srv, req);
+		run(v, req);
 	}
 }

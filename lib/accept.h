@@ -11,16 +11,16 @@
 
 #include <stdint.h>
 
-struct ss_server;
+struct view;
 
 #include <stdbool.h>
 
 /* Whether the listener should be watched: room for one more. */
-bool accept_room(const struct ss_server *srv);
+bool accept_room(const struct view *v);
 /* Take up to a batch of requests; stops early when there is no room, the
  * descriptors have run out (then accepting pauses a while) or
  * --max-requests is reached. */
-void accept_requests(struct ss_server *srv);
+void accept_requests(struct view *v);
 /* Opened connections waiting for a request slot: as many as are free now. */
-void accept_parked(struct ss_server *srv);
+void accept_parked(struct view *v);
 #endif

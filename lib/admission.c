@@ -3,48 +3,51 @@
  * Admission (see admission.h).
  */
 #include "admission.h"
-#include "opening.h"
-#include "server.h"
+#include "stage.h"
+#include "counts.h"
+#include "log.h"
+#include "request.h"
+#include "view.h"
 
 enum refusal { REFUSED_DENY, REFUSED_NOT_ALLOWED, REFUSED_RATE, REFUSED_MAX_PER_IP, REFUSED_PROXY_UNTRUSTED };
 
 /* A refusal: counted, and logged at -v (rate-limited like every refusal);
  * a PROXY header from a peer not trusted to send one at the default level.
  * rule is the --deny rule matched; in_progress the count --max-per-ip saw. */
-static void log_rejected(struct ss_server *srv, struct request *req, enum refusal why, const struct cidr *rule,
+static void log_rejected(struct view *v, struct request *req, enum refusal why, const struct cidr *rule,
                          unsigned in_progress)
 {
 	char from[ADDR_TEXT_MAX];
 	int level = why == REFUSED_PROXY_UNTRUSTED ? SS_LOG_ERROR : SS_LOG_INFO;
 
-	count(&srv->counts, COUNT_REJECTED);
-	if (!log_allowed(&srv->log, level, LOG_REJECTED))
+	count(v->counts, COUNT_REJECTED);
+	if (!log_allowed(v->log, level, LOG_REJECTED))
 		return;
 	addr_format((struct sockaddr *)&req->peer, req->peer_len, from, sizeof(from));
 	switch (why) {
 	case REFUSED_DENY:
-		log_event(&srv->log, SS_LOG_INFO, "rejected",
+		log_event(v->log, SS_LOG_INFO, "rejected",
 		          LOG_FIELDS(FSTR("remote", from), FSTR("reason", "deny"), FSTR("rule", rule->text)),
 		          "%s: rejected: matches --deny %s", from, rule->text);
 		break;
 	case REFUSED_NOT_ALLOWED:
-		log_event(&srv->log, SS_LOG_INFO, "rejected",
+		log_event(v->log, SS_LOG_INFO, "rejected",
 		          LOG_FIELDS(FSTR("remote", from), FSTR("reason", "not_allowed")),
 		          "%s: rejected: matches no --allow rule", from);
 		break;
 	case REFUSED_RATE:
-		log_event(&srv->log, SS_LOG_INFO, "rejected", LOG_FIELDS(FSTR("remote", from), FSTR("reason", "rate")),
-		          "%s: rejected: over --rate %lld/%g", from, (long long)srv->cfg.rate_count,
-		          (double)srv->cfg.rate_ms / 1000.0);
+		log_event(v->log, SS_LOG_INFO, "rejected", LOG_FIELDS(FSTR("remote", from), FSTR("reason", "rate")),
+		          "%s: rejected: over --rate %lld/%g", from, (long long)v->cfg->rate_count,
+		          (double)v->cfg->rate_ms / 1000.0);
 		break;
 	case REFUSED_MAX_PER_IP:
-		log_event(&srv->log, SS_LOG_INFO, "rejected",
+		log_event(v->log, SS_LOG_INFO, "rejected",
 		          LOG_FIELDS(FSTR("remote", from), FSTR("reason", "max_per_ip"), FINT("in_progress", in_progress)),
 		          "%s: rejected: %u requests in progress from this address (--max-per-ip %lld)", from,
-		          in_progress, (long long)srv->cfg.max_per_ip);
+		          in_progress, (long long)v->cfg->max_per_ip);
 		break;
 	case REFUSED_PROXY_UNTRUSTED:
-		log_event(&srv->log, level, "rejected", LOG_FIELDS(FSTR("remote", from), FSTR("reason", "proxy_untrusted")),
+		log_event(v->log, level, "rejected", LOG_FIELDS(FSTR("remote", from), FSTR("reason", "proxy_untrusted")),
 		          "%s: rejected: not a --proxy-from peer, so it may not send a PROXY header", from);
 		break;
 	}
@@ -52,59 +55,59 @@ static void log_rejected(struct ss_server *srv, struct request *req, enum refusa
 
 /* Whether a request that arrived may run: --deny, --allow, --rate, then
  * --max-per-ip.  A refusal is logged at -v and counted. */
-bool admission_check(struct ss_server *srv, struct request *req)
+bool admission_check(struct view *v, struct request *req)
 {
 	const struct cidr *rule = NULL;
 	bool denied = false;
 	unsigned n;
-	bool per_ip = srv->cfg.max_per_ip != SS_UNSET, rate = srv->cfg.rate_count != SS_UNSET;
+	bool per_ip = v->cfg->max_per_ip != SS_UNSET, rate = v->cfg->rate_count != SS_UNSET;
 
-	if ((!acl_active(&srv->acl) && !per_ip && !rate) || !ip_key_of(&req->peer, &req->ip))
+	if ((!acl_active(&v->admission->acl) && !per_ip && !rate) || !ip_key_of(&req->peer, &req->ip))
 		return true;
-	if (acl_active(&srv->acl))
-		rule = acl_refuse(&srv->acl, &req->ip, &denied);
+	if (acl_active(&v->admission->acl))
+		rule = acl_refuse(&v->admission->acl, &req->ip, &denied);
 	if (rule != NULL) {
-		log_rejected(srv, req, denied ? REFUSED_DENY : REFUSED_NOT_ALLOWED, rule, 0);
+		log_rejected(v, req, denied ? REFUSED_DENY : REFUSED_NOT_ALLOWED, rule, 0);
 		return false;
 	}
-	if (rate && !rate_allow(&srv->rate, &req->ip, now_us())) {
-		log_rejected(srv, req, REFUSED_RATE, NULL, 0);
+	if (rate && !rate_allow(&v->admission->rate, &req->ip, now_us())) {
+		log_rejected(v, req, REFUSED_RATE, NULL, 0);
 		return false;
 	}
 	if (!per_ip)
 		return true;
-	n = ip_counts_get(&srv->per_ip, &req->ip);
-	if (n >= (unsigned)srv->cfg.max_per_ip) {
-		log_rejected(srv, req, REFUSED_MAX_PER_IP, NULL, n);
+	n = ip_counts_get(&v->admission->per_ip, &req->ip);
+	if (n >= (unsigned)v->cfg->max_per_ip) {
+		log_rejected(v, req, REFUSED_MAX_PER_IP, NULL, n);
 		return false;
 	}
-	ip_counts_add(&srv->per_ip, &req->ip);
+	ip_counts_add(&v->admission->per_ip, &req->ip);
 	req->ip_counted = true;
 	return true;
 }
 
-bool admission_proxy_trusted(struct ss_server *srv, struct request *req)
+bool admission_proxy_trusted(struct view *v, struct request *req)
 {
-	if (acl_proxy_trusted(&srv->acl, &req->peer))
+	if (acl_proxy_trusted(&v->admission->acl, &req->peer))
 		return true;
-	log_rejected(srv, req, REFUSED_PROXY_UNTRUSTED, NULL, 0);
+	log_rejected(v, req, REFUSED_PROXY_UNTRUSTED, NULL, 0);
 	return false;
 }
 
-static bool admission_wanted(const struct ss_server *srv)
+static bool admission_wanted(const struct view *v)
 {
-	(void)srv;
+	(void)v;
 	return true;
 }
 
 /* The server stopped taking requests while this one opened, or the client
  * is refused: closed. */
-static enum step admission_step(struct ss_server *srv, struct request *req, uint32_t events, char *why, size_t size)
+static enum step admission_step(struct view *v, struct request *req, uint32_t events, char *why, size_t size)
 {
 	(void)events;
 	(void)why;
 	(void)size;
-	if (srv->draining || requests_max_reached(srv) || !admission_check(srv, req))
+	if (v->draining || requests_max_reached(v) || !admission_check(v, req))
 		return STEP_REFUSED;
 	return STEP_DONE;
 }

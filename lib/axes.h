@@ -23,7 +23,7 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
-struct ss_server;
+struct view;
 struct request;
 struct spawn_child;
 
@@ -38,23 +38,23 @@ struct transport {
 	/* PROTO for the handler, or NULL: the handler's (TCP, UDP). */
 	const char *proto;
 	/* Before bind: e.g. replace a stale unix socket path. */
-	int (*prepare)(struct ss_server *srv, struct ss_error *err);
+	int (*prepare)(struct view *v, struct ss_error *err);
 	/* Socket options before bind. */
-	int (*configure)(struct ss_server *srv, int fd, struct ss_error *err);
+	int (*configure)(struct view *v, int fd, struct ss_error *err);
 	/* After bind: learn the bound address, note what the server owns. */
-	void (*bound)(struct ss_server *srv);
+	void (*bound)(struct view *v);
 	/* A connection was accepted: its options (--nodelay). May be NULL. */
-	void (*accepted)(struct ss_server *srv, struct request *req);
+	void (*accepted)(struct view *v, struct request *req);
 	/* Describe the peer (req->remote) and set the connection variables. */
-	void (*describe)(struct ss_server *srv, struct request *req);
+	void (*describe)(struct view *v, struct request *req);
 	/* Datagrams: ask the socket for each one's destination address, read
 	 * it into req->local, and send a reply from it.  NULL: the family has
 	 * none to give. */
-	int (*packet_info_on)(struct ss_server *srv, int fd);
-	void (*packet_info)(struct ss_server *srv, struct request *req, struct msghdr *msg);
+	int (*packet_info_on)(struct view *v, int fd);
+	void (*packet_info)(struct view *v, struct request *req, struct msghdr *msg);
 	void (*reply_from)(const struct request *req, struct msghdr *msg, void *control, size_t size);
 	/* On shutdown: remove what the server created. */
-	void (*cleanup)(struct ss_server *srv);
+	void (*cleanup)(struct view *v);
 };
 
 /* What a handler's receive found on the listening socket. */
@@ -78,34 +78,34 @@ struct handler {
 	 * blocking mode, for COMMAND, and a request has no peer. */
 	bool hands_over;
 	/* A slot's state, on its first use and at the end. */
-	int (*slot_open)(struct ss_server *srv, struct request *req);
-	void (*slot_close)(struct ss_server *srv, struct request *req);
+	int (*slot_open)(struct view *v, struct request *req);
+	void (*slot_close)(struct view *v, struct request *req);
 	/* Take the next request off the listening socket. */
-	enum receive (*receive)(struct ss_server *srv, struct request *req);
+	enum receive (*receive)(struct view *v, struct request *req);
 	/* Start the command wired to the request (async: see spawn_handler):
 	 * 0 or an errno value. */
-	int (*spawn)(struct ss_server *srv, struct request *req, struct spawn_child *async, pid_t *pid);
+	int (*spawn)(struct view *v, struct request *req, struct spawn_child *async, pid_t *pid);
 	/* Sync and fork modes: have the event loop feed and collect the running
 	 * handler (NULL: nothing to do). */
-	void (*watch)(struct ss_server *srv, struct request *req);
+	void (*watch)(struct view *v, struct request *req);
 	/* Thread mode, in the request's worker: feed and collect the handler
 	 * with blocking waits until it has exited, unreaped (NULL: nothing to
 	 * do). */
-	void (*pump)(struct ss_server *srv, struct request *req, pid_t pid);
+	void (*pump)(struct view *v, struct request *req, pid_t pid);
 	/* The handler has ended (req->exited) or never ran: send what is due
 	 * and release what the request holds. */
-	void (*finish)(struct ss_server *srv, struct request *req);
+	void (*finish)(struct view *v, struct request *req);
 	/* Socket options the handler needs on the listener. */
-	int (*configure)(struct ss_server *srv, int fd);
+	int (*configure)(struct view *v, int fd);
 	/* Until when the listener stays out of the poll set, after now; 0:
 	 * it need not (NULL: never). */
-	int64_t (*paused)(struct ss_server *srv, int64_t now);
+	int64_t (*paused)(struct view *v, int64_t now);
 	/* Its server-wide set-up, before privileges are dropped, and its
 	 * release (NULL: none). */
-	int (*open)(struct ss_server *srv, struct ss_error *err);
-	void (*close)(struct ss_server *srv);
+	int (*open)(struct view *v, struct ss_error *err);
+	void (*close)(struct view *v);
 	/* Once listening: what it says about itself (NULL: nothing). */
-	void (*announce)(struct ss_server *srv);
+	void (*announce)(struct view *v);
 };
 
 /* Mode: how requests run side by side. */
@@ -113,19 +113,19 @@ struct mode {
 	const char *name;
 	unsigned (*limit)(const struct ss_config *cfg);
 	/* Once the event loop is open: what the mode needs (may be NULL). */
-	int (*open)(struct ss_server *srv, struct ss_error *err);
+	int (*open)(struct view *v, struct ss_error *err);
 	/* Run a received request; it ends through request_end(). */
-	void (*dispatch)(struct ss_server *srv, struct request *req);
+	void (*dispatch)(struct view *v, struct request *req);
 	/* SIGCHLD arrived (NULL: the mode does not reap from the loop, and
 	 * SIGCHLD is left alone). */
-	void (*children)(struct ss_server *srv);
+	void (*children)(struct view *v);
 	/* Send sig to the process group of a request's handler, if it has one
 	 * that is not yet reaped; returns the handler's pid (0: not yet run). */
-	pid_t (*signal)(struct ss_server *srv, struct request *req, int sig);
+	pid_t (*signal)(struct view *v, struct request *req, int sig);
 	/* A slot's state, at the end (may be NULL). */
-	void (*slot_close)(struct ss_server *srv, struct request *req);
+	void (*slot_close)(struct view *v, struct request *req);
 	/* Release what open() set up (may be NULL). */
-	void (*close)(struct ss_server *srv);
+	void (*close)(struct view *v);
 };
 
 /* The registry: NULL when there is none of that kind. */

@@ -11,7 +11,12 @@
  * all of its input cannot deadlock.  Both buffers are --max-packet bytes: a
  * datagram or a reply larger than that is dropped and logged, never cut.
  */
-#include "server.h"
+#include "axes.h"
+#include "counts.h"
+#include "log.h"
+#include "request.h"
+#include "spawn.h"
+#include "view.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -45,26 +50,26 @@ static struct dgram *dgram_of(const struct request *req)
 }
 
 /* --max-packet, checked to be 1 to 65535. */
-static size_t max_packet(const struct ss_server *srv)
+static size_t max_packet(const struct view *v)
 {
-	return (size_t)srv->cfg.max_packet;
+	return (size_t)v->cfg->max_packet;
 }
 
 /* Learn the address each datagram was sent to: for UDPLOCALIP, and to reply
  * from it (a multi-homed host must not answer from another). */
-static int dgram_configure(struct ss_server *srv, int fd)
+static int dgram_configure(struct view *v, int fd)
 {
-	return srv->transport->packet_info_on != NULL ? srv->transport->packet_info_on(srv, fd) : 0;
+	return v->transport->packet_info_on != NULL ? v->transport->packet_info_on(v, fd) : 0;
 }
 
-static int dgram_slot_open(struct ss_server *srv, struct request *req)
+static int dgram_slot_open(struct view *v, struct request *req)
 {
 	struct dgram *d = calloc(1, sizeof(*d));
 
 	if (d == NULL)
 		return -1;
-	d->packet = malloc(max_packet(srv));
-	d->reply = malloc(max_packet(srv));
+	d->packet = malloc(max_packet(v));
+	d->reply = malloc(max_packet(v));
 	d->in_fd = d->out_fd = -1;
 	for (int k = 0; k < 4; k++)
 		d->pipes[k] = -1;
@@ -102,26 +107,26 @@ static void release_pipes(struct dgram *d)
 }
 
 /* A datagram or a reply larger than --max-packet: counted, and logged. */
-static void log_dropped(struct ss_server *srv, const char *remote, const char *what, size_t bytes)
+static void log_dropped(struct view *v, const char *remote, const char *what, size_t bytes)
 {
-	count(&srv->counts, COUNT_DROPPED);
-	if (!log_allowed(&srv->log, SS_LOG_ERROR, LOG_DROPPED))
+	count(v->counts, COUNT_DROPPED);
+	if (!log_allowed(v->log, SS_LOG_ERROR, LOG_DROPPED))
 		return;
-	log_event(&srv->log, SS_LOG_ERROR, "dropped",
+	log_event(v->log, SS_LOG_ERROR, "dropped",
 	          LOG_FIELDS(FSTR("remote", remote), FSTR("what", what), FINT("bytes", (long long)bytes),
-	                     FINT("max_packet", (long long)max_packet(srv))),
+	                     FINT("max_packet", (long long)max_packet(v))),
 	          "%s: dropped a %s of %zu bytes: larger than --max-packet %zu", remote, what, bytes,
-	          max_packet(srv));
+	          max_packet(v));
 }
 
-static enum receive dgram_receive(struct ss_server *srv, struct request *req)
+static enum receive dgram_receive(struct view *v, struct request *req)
 {
 	struct dgram *d = dgram_of(req);
 	union {
 		char buf[PKTINFO_SPACE];
 		struct cmsghdr align;
 	} control;
-	struct iovec iov = { .iov_base = d->packet, .iov_len = max_packet(srv) };
+	struct iovec iov = { .iov_base = d->packet, .iov_len = max_packet(v) };
 	struct msghdr msg = {
 		.msg_name = &req->peer, .msg_namelen = sizeof(req->peer),
 		.msg_iov = &iov, .msg_iovlen = 1,
@@ -131,19 +136,19 @@ static enum receive dgram_receive(struct ss_server *srv, struct request *req)
 	if (reserve_pipes(d) < 0)
 		return RECEIVE_ERROR;
 	/* MSG_TRUNC: the result is the datagram's real length. */
-	ssize_t n = recvmsg(srv->listen_fd, &msg, MSG_TRUNC);
+	ssize_t n = recvmsg(v->sock->fd, &msg, MSG_TRUNC);
 	if (n < 0)
 		return errno == EAGAIN || errno == EWOULDBLOCK ? RECEIVE_NONE : RECEIVE_ERROR;
 	req->peer_len = msg.msg_namelen;
-	if ((size_t)n > max_packet(srv) || (msg.msg_flags & MSG_TRUNC)) {
+	if ((size_t)n > max_packet(v) || (msg.msg_flags & MSG_TRUNC)) {
 		char from[ADDR_TEXT_MAX];
 		addr_format((struct sockaddr *)&req->peer, req->peer_len, from, sizeof(from));
-		log_dropped(srv, from[0] ? from : "unnamed peer", "datagram", (size_t)n);
+		log_dropped(v, from[0] ? from : "unnamed peer", "datagram", (size_t)n);
 		return RECEIVE_SKIP;
 	}
 	req->has_local = false;
-	if (srv->transport->packet_info != NULL)
-		srv->transport->packet_info(srv, req, &msg);
+	if (v->transport->packet_info != NULL)
+		v->transport->packet_info(v, req, &msg);
 	d->packet_len = (size_t)n;
 	d->packet_off = 0;
 	d->reply_len = d->reply_total = 0;
@@ -151,22 +156,22 @@ static enum receive dgram_receive(struct ss_server *srv, struct request *req)
 	return RECEIVE_OK;
 }
 
-static void close_watched(struct ss_server *srv, struct watch *w, int *fd)
+static void close_watched(struct view *v, struct watch *w, int *fd)
 {
 	if (*fd < 0)
 		return;
-	loop_set(&srv->loop, w, 0);
+	loop_set(v->loop, w, 0);
 	close(*fd);
 	*fd = -1;
 }
 
 /* Give the handler as much of the packet as its pipe takes, and close it at
  * the end.  True while the pipe is full: wait for room, then call again. */
-static bool pump_in(struct ss_server *srv, struct dgram *d)
+static bool pump_in(struct view *v, struct dgram *d)
 {
 	while (d->in_fd >= 0) {
 		if (d->packet_off == d->packet_len) {
-			close_watched(srv, &d->in_w, &d->in_fd);
+			close_watched(v, &d->in_w, &d->in_fd);
 			return false;
 		}
 		ssize_t n = write(d->in_fd, d->packet + d->packet_off, d->packet_len - d->packet_off);
@@ -178,7 +183,7 @@ static bool pump_in(struct ss_server *srv, struct dgram *d)
 			return true;
 		} else {
 			/* The handler closed its stdin early: that is its business. */
-			close_watched(srv, &d->in_w, &d->in_fd);
+			close_watched(v, &d->in_w, &d->in_fd);
 		}
 	}
 	return false;
@@ -188,12 +193,12 @@ static bool pump_in(struct ss_server *srv, struct dgram *d)
  * the rest, so that an over-long reply is known and the handler never blocks.
  * The final read after the handler exited stops once the reply is known to
  * be too long: a process it left behind could keep the pipe full forever. */
-static void pump_out(struct ss_server *srv, struct dgram *d, bool final)
+static void pump_out(struct view *v, struct dgram *d, bool final)
 {
 	char discard[4096];
 
-	while (d->out_fd >= 0 && !(final && d->reply_total > max_packet(srv))) {
-		size_t room = max_packet(srv) - d->reply_len;
+	while (d->out_fd >= 0 && !(final && d->reply_total > max_packet(v))) {
+		size_t room = max_packet(v) - d->reply_len;
 		char *dst = room > 0 ? d->reply + d->reply_len : discard;
 		ssize_t n = read(d->out_fd, dst, room > 0 ? room : sizeof(discard));
 		if (n > 0) {
@@ -205,18 +210,18 @@ static void pump_out(struct ss_server *srv, struct dgram *d, bool final)
 		} else if (n < 0 && errno == EAGAIN) {
 			return;
 		} else {
-			close_watched(srv, &d->out_w, &d->out_fd);
+			close_watched(v, &d->out_w, &d->out_fd);
 		}
 	}
 }
 
 static void on_in(void *ctx, struct watch *w, uint32_t events)
 {
-	struct ss_server *srv = ctx;
+	struct view *v = ctx;
 
 	(void)events;
-	if (pump_in(srv, w->data))
-		loop_set(&srv->loop, w, EPOLLOUT);
+	if (pump_in(v, w->data))
+		loop_set(v->loop, w, EPOLLOUT);
 }
 
 static void on_out(void *ctx, struct watch *w, uint32_t events)
@@ -229,13 +234,13 @@ static void on_out(void *ctx, struct watch *w, uint32_t events)
  * in_fd and out_fd, and the handler's ends are closed here.  If it cannot
  * run, the pipes stay reserved for another try (or for finish).
  * --stderr=socket means the reply. */
-static int dgram_spawn(struct ss_server *srv, struct request *req, struct spawn_child *async, pid_t *pid)
+static int dgram_spawn(struct view *v, struct request *req, struct spawn_child *async, pid_t *pid)
 {
 	struct dgram *d = dgram_of(req);
 	int rc = set_nonblocking(d->pipes[1], true) < 0 || set_nonblocking(d->pipes[2], true) < 0 ? errno : 0;
 
 	if (rc == 0)
-		rc = spawn_handler(&srv->plan, d->pipes[0], d->pipes[3], d->pipes[3], req->env.envp, async, pid);
+		rc = spawn_handler(v->plan, d->pipes[0], d->pipes[3], d->pipes[3], req->env.envp, async, pid);
 	if (rc != 0)
 		return rc;
 	d->in_fd = d->pipes[1];
@@ -249,14 +254,14 @@ static int dgram_spawn(struct ss_server *srv, struct request *req, struct spawn_
 	return 0;
 }
 
-static void dgram_watch(struct ss_server *srv, struct request *req)
+static void dgram_watch(struct view *v, struct request *req)
 {
 	struct dgram *d = dgram_of(req);
 
 	/* A small packet fits in the pipe at once: no need to wait for room. */
-	if (pump_in(srv, d))
-		loop_set(&srv->loop, &d->in_w, EPOLLOUT);
-	loop_set(&srv->loop, &d->out_w, EPOLLIN);
+	if (pump_in(v, d))
+		loop_set(v->loop, &d->in_w, EPOLLOUT);
+	loop_set(v->loop, &d->out_w, EPOLLIN);
 }
 
 /*
@@ -266,13 +271,13 @@ static void dgram_watch(struct ss_server *srv, struct request *req)
  * or no descriptor left) it pumps until end of file: a --timeout still ends a
  * leftover process that stayed in the handler's process group.
  */
-static void dgram_pump(struct ss_server *srv, struct request *req, pid_t pid)
+static void dgram_pump(struct view *v, struct request *req, pid_t pid)
 {
 	struct dgram *d = dgram_of(req);
 	int pidfd = pidfd_open(pid, 0);
 	bool exited = false;
 
-	pump_in(srv, d);
+	pump_in(v, d);
 	while (!exited && (pidfd >= 0 || d->out_fd >= 0)) {
 		struct pollfd p[3];
 		nfds_t n = 0, in = 3, out = 3;
@@ -285,19 +290,19 @@ static void dgram_pump(struct ss_server *srv, struct request *req, pid_t pid)
 		if (poll(p, n, -1) < 0)
 			continue; /* EINTR; nothing else can fail on these */
 		if (in < n && p[in].revents != 0)
-			pump_in(srv, d);
+			pump_in(v, d);
 		if (out < n && p[out].revents != 0)
-			pump_out(srv, d, false);
+			pump_out(v, d, false);
 		exited = pidfd >= 0 && p[0].revents != 0;
 	}
-	pump_out(srv, d, true);
-	close_watched(srv, &d->in_w, &d->in_fd);
-	close_watched(srv, &d->out_w, &d->out_fd);
+	pump_out(v, d, true);
+	close_watched(v, &d->in_w, &d->in_fd);
+	close_watched(v, &d->out_w, &d->out_fd);
 	if (pidfd >= 0)
 		close(pidfd);
 }
 
-static void send_reply(struct ss_server *srv, struct request *req)
+static void send_reply(struct view *v, struct request *req)
 {
 	struct dgram *d = dgram_of(req);
 	union {
@@ -308,53 +313,53 @@ static void send_reply(struct ss_server *srv, struct request *req)
 	struct msghdr msg = { .msg_name = &req->peer, .msg_namelen = req->peer_len,
 	                      .msg_iov = &iov, .msg_iovlen = 1 };
 
-	if (d->reply_total > max_packet(srv)) {
-		log_dropped(srv, req->remote, "reply", d->reply_total);
+	if (d->reply_total > max_packet(v)) {
+		log_dropped(v, req->remote, "reply", d->reply_total);
 		return;
 	}
-	if (d->reply_len == 0 && !srv->cfg.empty_reply)
+	if (d->reply_len == 0 && !v->cfg->empty_reply)
 		return;
 	/* Only a unix socket that is not bound has no more than a family. */
 	if (req->peer_len <= sizeof(sa_family_t)) {
-		if (log_allowed(&srv->log, SS_LOG_ERROR, LOG_SEND_FAILED))
-			log_event(&srv->log, SS_LOG_ERROR, "no_reply_address",
+		if (log_allowed(v->log, SS_LOG_ERROR, LOG_SEND_FAILED))
+			log_event(v->log, SS_LOG_ERROR, "no_reply_address",
 			          LOG_FIELDS(FINT("bytes", (long long)d->reply_len)),
 			          "unnamed peer: no address to send a reply of %zu bytes to (bind the client's socket)",
 			          d->reply_len);
 		return;
 	}
-	if (req->has_local && srv->transport->reply_from != NULL)
-		srv->transport->reply_from(req, &msg, control.buf, sizeof(control.buf));
-	if (sendmsg(srv->listen_fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 &&
-	    log_allowed(&srv->log, SS_LOG_ERROR, LOG_SEND_FAILED))
-		log_event(&srv->log, SS_LOG_ERROR, "send_failed",
+	if (req->has_local && v->transport->reply_from != NULL)
+		v->transport->reply_from(req, &msg, control.buf, sizeof(control.buf));
+	if (sendmsg(v->sock->fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 &&
+	    log_allowed(v->log, SS_LOG_ERROR, LOG_SEND_FAILED))
+		log_event(v->log, SS_LOG_ERROR, "send_failed",
 		          LOG_FIELDS(FSTR("remote", req->remote), FSTR("error", strerror(errno))),
 		          "%s: cannot send the reply: %s", req->remote, strerror(errno));
 }
 
-static void dgram_finish(struct ss_server *srv, struct request *req)
+static void dgram_finish(struct view *v, struct request *req)
 {
 	struct dgram *d = dgram_of(req);
 
 	/* Everything the handler wrote before it exited is in the pipe now;
 	 * what a process it left behind writes later is not waited for. */
 	if (req->exited)
-		pump_out(srv, d, true);
-	close_watched(srv, &d->in_w, &d->in_fd);
-	close_watched(srv, &d->out_w, &d->out_fd);
+		pump_out(v, d, true);
+	close_watched(v, &d->in_w, &d->in_fd);
+	close_watched(v, &d->out_w, &d->out_fd);
 	release_pipes(d);
 	/* A handler stopped by --timeout sends no reply. */
 	if (req->exited && !req->timed_out)
-		send_reply(srv, req);
+		send_reply(v, req);
 }
 
-static void dgram_slot_close(struct ss_server *srv, struct request *req)
+static void dgram_slot_close(struct view *v, struct request *req)
 {
 	struct dgram *d = dgram_of(req);
 
 	if (d == NULL)
 		return;
-	(void)srv;
+	(void)v;
 	release_pipes(d);
 	free(d->packet);
 	free(d->reply);

@@ -6,21 +6,24 @@
  * the handler runs, so the client sees end of file when the handler (and
  * whatever it started) has closed the connection.
  */
-#include "server.h"
+#include "axes.h"
+#include "request.h"
+#include "spawn.h"
+#include "view.h"
 
 #include <errno.h>
 #include <unistd.h>
 
-static enum receive stream_receive(struct ss_server *srv, struct request *req)
+static enum receive stream_receive(struct view *v, struct request *req)
 {
 	req->peer_len = sizeof(req->peer);
 	req->has_local = false;
 	/* No SOCK_NONBLOCK: the handler gets a blocking socket whatever the
 	 * listener is. */
-	req->fd = accept4(srv->listen_fd, (struct sockaddr *)&req->peer, &req->peer_len, SOCK_CLOEXEC);
+	req->fd = accept4(v->sock->fd, (struct sockaddr *)&req->peer, &req->peer_len, SOCK_CLOEXEC);
 	if (req->fd >= 0) {
-		if (srv->transport->accepted != NULL)
-			srv->transport->accepted(srv, req);
+		if (v->transport->accepted != NULL)
+			v->transport->accepted(v, req);
 		return RECEIVE_OK;
 	}
 	if (errno == EAGAIN || errno == EWOULDBLOCK)
@@ -33,9 +36,9 @@ static enum receive stream_receive(struct ss_server *srv, struct request *req)
 
 /* Run the command on the connection, then close sockserve's copy; if it
  * cannot run, the connection stays for another try (or for finish). */
-static int stream_spawn(struct ss_server *srv, struct request *req, struct spawn_child *async, pid_t *pid)
+static int stream_spawn(struct view *v, struct request *req, struct spawn_child *async, pid_t *pid)
 {
-	int rc = spawn_handler(&srv->plan, req->fd, req->fd, req->fd, req->env.envp, async, pid);
+	int rc = spawn_handler(v->plan, req->fd, req->fd, req->fd, req->env.envp, async, pid);
 
 	if (rc == 0) {
 		close(req->fd);
@@ -44,9 +47,9 @@ static int stream_spawn(struct ss_server *srv, struct request *req, struct spawn
 	return rc;
 }
 
-static void stream_finish(struct ss_server *srv, struct request *req)
+static void stream_finish(struct view *v, struct request *req)
 {
-	(void)srv;
+	(void)v;
 	if (req->fd >= 0)
 		close(req->fd);
 	req->fd = -1;

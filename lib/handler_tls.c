@@ -21,7 +21,11 @@
  * and closes it.
  */
 #include "handler_tls.h"
-#include "server.h"
+#include "axes.h"
+#include "log.h"
+#include "request.h"
+#include "spawn.h"
+#include "view.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -47,9 +51,9 @@ struct tls_pipes {
 extern const struct handler handler_stream, handler_tls;
 
 /* Connections are accepted as plain ones are. */
-static enum receive tls_receive(struct ss_server *srv, struct request *req)
+static enum receive tls_receive(struct view *v, struct request *req)
 {
-	return handler_stream.receive(srv, req);
+	return handler_stream.receive(v, req);
 }
 
 /* Start the command on two new pipes, its stdin and its stdout (and, with
@@ -103,10 +107,10 @@ static void close_all_but(const int *keep, int n)
 }
 
 /* The relay process: never returns. */
-__attribute__((noreturn)) static void relay_process(struct ss_server *srv, struct request *req)
+__attribute__((noreturn)) static void relay_process(struct view *v, struct request *req)
 {
-	struct spawn_plan plan = srv->plan;
-	int keep[2] = { req->fd, srv->log.fd }, to, from, wstatus = 0, rc;
+	struct spawn_plan plan = *v->plan;
+	int keep[2] = { req->fd, v->log->fd }, to, from, wstatus = 0, rc;
 	sigset_t none;
 	pid_t pid;
 
@@ -124,7 +128,7 @@ __attribute__((noreturn)) static void relay_process(struct ss_server *srv, struc
 	plan.same_group = true;
 	plan.wait_for_exec = true;
 	if ((rc = spawn_on_pipes(&plan, req, &pid, &to, &from)) != 0) {
-		log_event(&srv->log, SS_LOG_ERROR, "spawn_failed",
+		log_event(v->log, SS_LOG_ERROR, "spawn_failed",
 		          LOG_FIELDS(FSTR("remote", req->remote), FSTR("error", strerror(rc))),
 		          "%s: cannot run handler %s: %s", req->remote,
 		          plan.script != NULL ? plan.script : plan.path, strerror(rc));
@@ -145,24 +149,24 @@ __attribute__((noreturn)) static void relay_process(struct ss_server *srv, struc
 	_exit(WEXITSTATUS(wstatus));
 }
 
-static int tls_spawn(struct ss_server *srv, struct request *req, struct spawn_child *async, pid_t *pid)
+static int tls_spawn(struct view *v, struct request *req, struct spawn_child *async, pid_t *pid)
 {
 	if (tls_in_kernel(req->tls)) {
 		int rc = tls_hand_over(req->tls);
-		return rc != 0 ? rc : spawn_handler(&srv->plan, req->fd, req->fd, req->fd, req->env.envp, async, pid);
+		return rc != 0 ? rc : spawn_handler(v->plan, req->fd, req->fd, req->fd, req->env.envp, async, pid);
 	}
 	if (async == NULL) {
 		/* thread mode: the command now, the relay in tls_pump */
 		struct tls_pipes *t = req->handler_ctx;
 		if (t == NULL && (t = req->handler_ctx = calloc(1, sizeof(*t))) == NULL)
 			return ENOMEM;
-		return spawn_on_pipes(&srv->plan, req, pid, &t->to, &t->from);
+		return spawn_on_pipes(v->plan, req, pid, &t->to, &t->from);
 	}
 	pid_t child = fork();
 	if (child < 0)
 		return errno;
 	if (child == 0)
-		relay_process(srv, req);
+		relay_process(v, req);
 	setpgid(child, child);
 	*pid = child;
 	/* The relay has the connection now. */
@@ -173,11 +177,11 @@ static int tls_spawn(struct ss_server *srv, struct request *req, struct spawn_ch
 	return 0;
 }
 
-static void tls_pump(struct ss_server *srv, struct request *req, pid_t pid)
+static void tls_pump(struct view *v, struct request *req, pid_t pid)
 {
 	struct tls_pipes *t = req->handler_ctx;
 
-	(void)srv;
+	(void)v;
 	(void)pid;
 	if (tls_handed_over(req->tls))
 		return;
@@ -186,9 +190,9 @@ static void tls_pump(struct ss_server *srv, struct request *req, pid_t pid)
 	t->to = t->from = -1;
 }
 
-static void tls_finish(struct ss_server *srv, struct request *req)
+static void tls_finish(struct view *v, struct request *req)
 {
-	(void)srv;
+	(void)v;
 	if (req->tls != NULL && tls_handed_over(req->tls) && req->exited)
 		tls_close_notify(req->tls);
 	tls_conn_free(req->tls);
@@ -199,10 +203,10 @@ static void tls_finish(struct ss_server *srv, struct request *req)
 }
 
 /* Read before privileges are dropped: a key may be root's alone. */
-static int tls_open(struct ss_server *srv, struct ss_error *err)
+static int tls_open(struct view *v, struct ss_error *err)
 {
-	const struct ss_config *cfg = &srv->cfg;
-	struct tls_state *t = srv->handler_ctx;
+	const struct ss_config *cfg = v->cfg;
+	struct tls_state *t = v->handler_ctx;
 	struct tls_options o = { .cert = cfg->tls_cert, .key = cfg->tls_key, .client_ca = cfg->tls_client_ca,
 	                         .alpn = cfg->tls_alpn, .ktls = !cfg->tls_relay && tls_kernel_offers_ktls() };
 
@@ -211,9 +215,9 @@ static int tls_open(struct ss_server *srv, struct ss_error *err)
 	return t->tls != NULL ? 0 : -1;
 }
 
-static void tls_close(struct ss_server *srv)
+static void tls_close(struct view *v)
 {
-	struct tls_state *t = srv->handler_ctx;
+	struct tls_state *t = v->handler_ctx;
 
 	tls_server_free(t->tls);
 	t->tls = NULL;
@@ -222,12 +226,12 @@ static void tls_close(struct ss_server *srv)
 /* TLS's certificate, and how the plaintext reaches the handler.  A
  * throw-away certificate's fingerprint is written whatever the level: it is
  * what a client is to check. */
-static void tls_announce(struct ss_server *srv)
+static void tls_announce(struct view *v)
 {
-	const struct ss_config *cfg = &srv->cfg;
-	const struct tls_state *t = srv->handler_ctx;
+	const struct ss_config *cfg = v->cfg;
+	const struct tls_state *t = v->handler_ctx;
 
-	log_event(&srv->log, cfg->tls ? SS_LOG_ALWAYS : SS_LOG_INFO, "tls",
+	log_event(v->log, cfg->tls ? SS_LOG_ALWAYS : SS_LOG_INFO, "tls",
 	          LOG_FIELDS(FSTR("certificate", cfg->tls ? "throw-away" : cfg->tls_cert),
 	                     FSTR("sha256", t->fingerprint), FSTR("path", t->ktls ? "ktls" : "relay"),
 	                     FINT("ktls", t->ktls)),
@@ -242,14 +246,14 @@ static void tls_announce(struct ss_server *srv)
 }
 
 
-struct tls_server *handler_tls_context(const struct ss_server *srv)
+struct tls_server *handler_tls_context(const struct view *v)
 {
-	return srv->handler == &handler_tls ? ((const struct tls_state *)srv->handler_ctx)->tls : NULL;
+	return v->handler == &handler_tls ? ((const struct tls_state *)v->handler_ctx)->tls : NULL;
 }
 
-static void tls_slot_close(struct ss_server *srv, struct request *req)
+static void tls_slot_close(struct view *v, struct request *req)
 {
-	(void)srv;
+	(void)v;
 	free(req->handler_ctx);
 	req->handler_ctx = NULL;
 }

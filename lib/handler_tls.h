@@ -5,10 +5,10 @@
 #ifndef SS_HANDLER_TLS_H
 #define SS_HANDLER_TLS_H
 
-struct ss_server;
+struct view;
 struct tls_server;
 
 /* The server's TLS context: NULL when connections are plain. */
-struct tls_server *handler_tls_context(const struct ss_server *srv);
+struct tls_server *handler_tls_context(const struct view *v);
 
 #endif

@@ -13,7 +13,11 @@
  * RESPAWN_WINDOW_US pause the service for RESPAWN_PAUSE_US, logged once a
  * pause.
  */
-#include "server.h"
+#include "axes.h"
+#include "log.h"
+#include "request.h"
+#include "spawn.h"
+#include "view.h"
 
 #include <poll.h>
 #include <string.h>
@@ -28,30 +32,30 @@ struct wait_state {
 	int64_t paused_until;
 };
 
-static enum receive wait_receive(struct ss_server *srv, struct request *req)
+static enum receive wait_receive(struct view *v, struct request *req)
 {
-	(void)srv;
+	(void)v;
 	req->fd = -1;
 	req->peer_len = 0; /* no peer: COMMAND meets its clients itself */
 	req->has_local = false;
 	return RECEIVE_OK;
 }
 
-static int wait_spawn(struct ss_server *srv, struct request *req, struct spawn_child *async, pid_t *pid)
+static int wait_spawn(struct view *v, struct request *req, struct spawn_child *async, pid_t *pid)
 {
-	return spawn_handler(&srv->plan, srv->listen_fd, srv->listen_fd, srv->listen_fd, req->env.envp, async, pid);
+	return spawn_handler(v->plan, v->sock->fd, v->sock->fd, v->sock->fd, req->env.envp, async, pid);
 }
 
 /* COMMAND has ended (or never ran): was the socket left unread, and how
  * often lately? */
-static void wait_finish(struct ss_server *srv, struct request *req)
+static void wait_finish(struct view *v, struct request *req)
 {
-	struct wait_state *w = srv->handler_ctx;
-	struct pollfd p = { .fd = srv->listen_fd, .events = POLLIN };
+	struct wait_state *w = v->handler_ctx;
+	struct pollfd p = { .fd = v->sock->fd, .events = POLLIN };
 	int64_t now = now_us();
 
 	(void)req;
-	if (srv->draining || poll(&p, 1, 0) != 1)
+	if (v->draining || poll(&p, 1, 0) != 1)
 		return;
 	int64_t oldest = w->unread[w->next];
 	w->unread[w->next] = now;
@@ -60,14 +64,14 @@ static void wait_finish(struct ss_server *srv, struct request *req)
 		return;
 	w->paused_until = now + RESPAWN_PAUSE_US;
 	memset(w->unread, 0, sizeof(w->unread));
-	log_msg(&srv->log, SS_LOG_ERROR, "respawn_paused",
+	log_msg(v->log, SS_LOG_ERROR, "respawn_paused",
 	        "COMMAND exited %d times within %d s without taking what was waiting on the socket: "
 	        "not started again for %d s", RESPAWN_MAX + 1, RESPAWN_WINDOW_US / 1000000, RESPAWN_PAUSE_US / 1000000);
 }
 
-static int64_t wait_paused(struct ss_server *srv, int64_t now)
+static int64_t wait_paused(struct view *v, int64_t now)
 {
-	struct wait_state *w = srv->handler_ctx;
+	struct wait_state *w = v->handler_ctx;
 
 	if (w->paused_until != 0 && now >= w->paused_until)
 		w->paused_until = 0;

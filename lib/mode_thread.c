@@ -14,7 +14,11 @@
  * without reaping (WNOWAIT): a pid is never signalled once it has been reaped,
  * so a signal cannot reach a process that was given a recycled pid.
  */
-#include "server.h"
+#include "axes.h"
+#include "log.h"
+#include "request.h"
+#include "spawn.h"
+#include "view.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -40,7 +44,7 @@ struct worker {
 	/* under the pool's lock: */
 	bool reaped;          /* the handler's pid has been reaped */
 	int pending_signal;   /* asked for before the handler ran */
-	struct ss_server *srv;
+	struct view *v;
 	struct request *req;
 	struct worker *done_next;
 };
@@ -58,18 +62,18 @@ static unsigned thread_limit(const struct ss_config *cfg)
 	return (unsigned)cfg->max_children;
 }
 
-static struct pool *pool_of(const struct ss_server *srv)
+static struct pool *pool_of(const struct view *v)
 {
-	return srv->mode_ctx;
+	return v->mode_ctx;
 }
 
-static int serve(struct ss_server *srv, struct request *req);
+static int serve(struct view *v, struct request *req);
 
 /* A slot's thread: one request after another, until told to quit. */
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
-	struct pool *pool = pool_of(w->srv);
+	struct pool *pool = pool_of(w->v);
 	uint64_t one = 1;
 
 	pthread_setname_np(pthread_self(), "ss-worker");
@@ -78,7 +82,7 @@ static void *worker_main(void *arg)
 			;
 		if (w->quit)
 			return NULL;
-		w->error = serve(w->srv, w->req);
+		w->error = serve(w->v, w->req);
 		pthread_mutex_lock(&pool->lock);
 		w->done_next = pool->done;
 		pool->done = w;
@@ -90,20 +94,20 @@ static void *worker_main(void *arg)
 
 /* The handler runs as pid: publish it to the event loop, send a signal asked
  * for meanwhile, and log the start. */
-static void worker_spawned(struct ss_server *srv, struct request *req, pid_t pid)
+static void worker_spawned(struct view *v, struct request *req, pid_t pid)
 {
 	struct worker *w = req->mode_ctx;
 
-	pthread_mutex_lock(&pool_of(srv)->lock);
+	pthread_mutex_lock(&pool_of(v)->lock);
 	req->pid = pid;
 	if (w->pending_signal != 0)
 		kill(-pid, w->pending_signal);
-	pthread_mutex_unlock(&pool_of(srv)->lock);
-	request_log_start(srv, req);
+	pthread_mutex_unlock(&pool_of(v)->lock);
+	request_log_start(v, req);
 }
 
 /* Wait for pid to exit and reap it, never anyone else's child. */
-static void worker_reap(struct ss_server *srv, struct request *req, pid_t pid)
+static void worker_reap(struct view *v, struct request *req, pid_t pid)
 {
 	siginfo_t info;
 
@@ -111,52 +115,52 @@ static void worker_reap(struct ss_server *srv, struct request *req, pid_t pid)
 	 * under the lock, the pid cannot be reused. */
 	while (waitid(P_PID, (id_t)pid, &info, WEXITED | WNOWAIT) < 0 && errno == EINTR)
 		;
-	pthread_mutex_lock(&pool_of(srv)->lock);
+	pthread_mutex_lock(&pool_of(v)->lock);
 	while (waitpid(pid, &req->wstatus, 0) < 0 && errno == EINTR)
 		;
 	((struct worker *)req->mode_ctx)->reaped = true;
-	pthread_mutex_unlock(&pool_of(srv)->lock);
+	pthread_mutex_unlock(&pool_of(v)->lock);
 }
 
 /* One request, in its worker: 0 once the handler has run and been reaped
  * (its status in req->wstatus), or an errno value if it could not run. */
-static int serve(struct ss_server *srv, struct request *req)
+static int serve(struct view *v, struct request *req)
 {
 	pid_t pid;
 	int64_t t0 = now_us();
-	int rc = srv->handler->spawn(srv, req, NULL, &pid);
+	int rc = v->handler->spawn(v, req, NULL, &pid);
 
 	req->spawn_us = now_us() - t0;
 
 	if (rc != 0)
 		return rc;
-	worker_spawned(srv, req, pid);
-	if (srv->handler->pump != NULL)
-		srv->handler->pump(srv, req, pid);
-	worker_reap(srv, req, pid);
+	worker_spawned(v, req, pid);
+	if (v->handler->pump != NULL)
+		v->handler->pump(v, req, pid);
+	worker_reap(v, req, pid);
 	return 0;
 }
 
-static pid_t thread_signal(struct ss_server *srv, struct request *req, int sig)
+static pid_t thread_signal(struct view *v, struct request *req, int sig)
 {
 	struct worker *w = req->mode_ctx;
 	pid_t pid;
 
-	pthread_mutex_lock(&pool_of(srv)->lock);
+	pthread_mutex_lock(&pool_of(v)->lock);
 	pid = req->pid;
 	if (pid > 0 && !w->reaped)
 		kill(-pid, sig);
 	else if (pid == 0 && (w->pending_signal == 0 || sig == SIGKILL))
 		w->pending_signal = sig; /* sent by worker_spawned */
-	pthread_mutex_unlock(&pool_of(srv)->lock);
+	pthread_mutex_unlock(&pool_of(v)->lock);
 	return pid;
 }
 
 /* The event loop's side: finish what the workers hand back, oldest first. */
 static void on_done(void *ctx, struct watch *watch, uint32_t events)
 {
-	struct ss_server *srv = ctx;
-	struct pool *pool = pool_of(srv);
+	struct view *v = ctx;
+	struct pool *pool = pool_of(v);
 	struct worker *list, *oldest_first = NULL;
 	uint64_t count;
 
@@ -177,14 +181,14 @@ static void on_done(void *ctx, struct watch *watch, uint32_t events)
 	for (struct worker *w = oldest_first, *next; w != NULL; w = next) {
 		next = w->done_next;
 		if (w->error != 0)
-			request_not_started(srv, w->req, w->error);
+			request_not_started(v, w->req, w->error);
 		else
-			request_end(srv, w->req, w->req->wstatus);
+			request_end(v, w->req, w->req->wstatus);
 	}
 }
 
 /* The slot's worker, started on the slot's first request. */
-static struct worker *worker_for(struct ss_server *srv, struct request *req)
+static struct worker *worker_for(struct view *v, struct request *req)
 {
 	struct worker *w = req->mode_ctx;
 	int rc;
@@ -194,13 +198,13 @@ static struct worker *worker_for(struct ss_server *srv, struct request *req)
 	w = calloc(1, sizeof(*w));
 	if (w == NULL)
 		return NULL;
-	w->srv = srv;
+	w->v = v;
 	w->req = req;
 	if (sem_init(&w->go, 0, 0) < 0) {
 		free(w);
 		return NULL;
 	}
-	rc = pthread_create(&w->thread, &pool_of(srv)->attr, worker_main, w);
+	rc = pthread_create(&w->thread, &pool_of(v)->attr, worker_main, w);
 	if (rc != 0) {
 		sem_destroy(&w->go);
 		free(w);
@@ -211,21 +215,21 @@ static struct worker *worker_for(struct ss_server *srv, struct request *req)
 	return w;
 }
 
-static void thread_dispatch(struct ss_server *srv, struct request *req)
+static void thread_dispatch(struct view *v, struct request *req)
 {
-	struct worker *w = worker_for(srv, req);
+	struct worker *w = worker_for(v, req);
 
 	if (w == NULL) {
-		request_not_started(srv, req, errno);
+		request_not_started(v, req, errno);
 		return;
 	}
 	w->reaped = false;
 	w->pending_signal = 0;
-	request_track(srv, req);
+	request_track(v, req);
 	sem_post(&w->go);
 }
 
-static int thread_open(struct ss_server *srv, struct ss_error *err)
+static int thread_open(struct view *v, struct ss_error *err)
 {
 	struct pool *pool = calloc(1, sizeof(*pool));
 	size_t stack = WORKER_STACK < PTHREAD_STACK_MIN ? PTHREAD_STACK_MIN : WORKER_STACK;
@@ -234,13 +238,13 @@ static int thread_open(struct ss_server *srv, struct ss_error *err)
 		ss_error_set(err, SS_ERR_START, "out of memory");
 		return -1;
 	}
-	srv->mode_ctx = pool;
+	v->mode_ctx = pool;
 	pthread_mutex_init(&pool->lock, NULL);
 	pthread_attr_init(&pool->attr);
 	pthread_attr_setstacksize(&pool->attr, stack);
 	pool->event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	pool->done_w = (struct watch){ .fd = pool->event_fd, .fn = on_done };
-	if (pool->event_fd < 0 || loop_set(&srv->loop, &pool->done_w, EPOLLIN) < 0) {
+	if (pool->event_fd < 0 || loop_set(v->loop, &pool->done_w, EPOLLIN) < 0) {
 		ss_error_set(err, SS_ERR_START, "cannot set up thread mode: %s", strerror(errno));
 		return -1;
 	}
@@ -249,15 +253,15 @@ static int thread_open(struct ss_server *srv, struct ss_error *err)
 
 /* Stop every worker.  After a normal run they are all idle; after a failed
  * one, their handlers are killed first so that they come back. */
-static void thread_close(struct ss_server *srv)
+static void thread_close(struct view *v)
 {
-	struct pool *pool = pool_of(srv);
+	struct pool *pool = pool_of(v);
 
 	if (pool == NULL)
 		return;
-	requests_signal(srv, SIGKILL);
-	for (unsigned i = 0; i < requests_made(srv); i++) {
-		struct worker *w = requests_at(srv, i)->mode_ctx;
+	requests_signal(v, SIGKILL);
+	for (unsigned i = 0; i < requests_made(v); i++) {
+		struct worker *w = requests_at(v, i)->mode_ctx;
 		if (w == NULL)
 			continue;
 		w->quit = true;
@@ -265,14 +269,14 @@ static void thread_close(struct ss_server *srv)
 		pthread_join(w->thread, NULL);
 		sem_destroy(&w->go);
 		free(w);
-		requests_at(srv, i)->mode_ctx = NULL;
+		requests_at(v, i)->mode_ctx = NULL;
 	}
 	if (pool->event_fd >= 0)
 		close(pool->event_fd);
 	pthread_mutex_destroy(&pool->lock);
 	pthread_attr_destroy(&pool->attr);
 	free(pool);
-	srv->mode_ctx = NULL;
+	v->mode_ctx = NULL;
 }
 
 const struct mode mode_thread = {

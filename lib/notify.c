@@ -47,6 +47,18 @@ void notify_send(const struct notifier *n, const char *fmt, ...)
 		              MSG_DONTWAIT | MSG_NOSIGNAL, (const struct sockaddr *)&n->addr, n->len);
 }
 
+int64_t notify_status(struct notifier *n, const char *text, int64_t now_us)
+{
+	if (n->fd < 0 || strcmp(text, n->status) == 0)
+		return INT64_MAX;
+	if (now_us - n->status_us < 1000000)
+		return n->status_us + 1000000;
+	notify_send(n, "STATUS=%s", text);
+	snprintf(n->status, sizeof(n->status), "%s", text);
+	n->status_us = now_us;
+	return INT64_MAX;
+}
+
 void notify_close(struct notifier *n)
 {
 	if (n->fd >= 0)

@@ -6,7 +6,11 @@
  * an opening through it.
  */
 #include "opening.h"
-#include "server.h"
+#include "admission.h"
+#include "counts.h"
+#include "log.h"
+#include "request.h"
+#include "view.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -23,10 +27,10 @@ static const struct opening_stage *const stages[] = { &stage_proxy, &stage_admis
 
 /* The stage after index i (0: before the first) that the server has; 0 if
  * none.  req->opening holds a stage's index + 1. */
-static int next_stage(const struct ss_server *srv, int i)
+static int next_stage(const struct view *v, int i)
 {
 	for (size_t k = (size_t)i; k < STAGES; k++)
-		if (stages[k]->wanted(srv))
+		if (stages[k]->wanted(v))
 			return (int)k + 1;
 	return 0;
 }
@@ -51,16 +55,16 @@ static void list_remove(struct request *r)
 	r->prev = r->next = NULL;
 }
 
-int openings_init(struct ss_server *srv, unsigned max, int64_t timeout_us, struct ss_error *err)
+int openings_init(struct view *v, unsigned max, int64_t timeout_us, struct ss_error *err)
 {
-	struct openings *o = &srv->openings;
+	struct openings *o = v->openings;
 
 	list_init(&o->waiting);
 	list_init(&o->parked);
 	o->max = max;
 	o->timeout_us = timeout_us;
 	for (size_t k = 0; k < STAGES; k++)
-		if (stages[k] != &stage_admission && stages[k]->wanted(srv))
+		if (stages[k] != &stage_admission && stages[k]->wanted(v))
 			o->any = true;
 	if (!o->any)
 		return 0;
@@ -74,28 +78,38 @@ int openings_init(struct ss_server *srv, unsigned max, int64_t timeout_us, struc
 	return 0;
 }
 
-void openings_free(struct ss_server *srv)
+unsigned openings_capacity(const struct view *v)
 {
-	free(srv->openings.pool);
-	srv->openings.pool = NULL;
+	return v->openings->any ? v->openings->max + 1 : 0;
 }
 
-bool openings_used(const struct ss_server *srv)
+void openings_share(struct view *v, unsigned n)
 {
-	return srv->openings.any;
+	v->openings->max = (v->openings->max + n - 1) / n;
 }
 
-bool openings_room(const struct ss_server *srv)
+void openings_free(struct view *v)
 {
-	const struct openings *o = &srv->openings;
+	free(v->openings->pool);
+	v->openings->pool = NULL;
+}
+
+bool openings_used(const struct view *v)
+{
+	return v->openings->any;
+}
+
+bool openings_room(const struct view *v)
+{
+	const struct openings *o = v->openings;
 
 	return o->in_use < o->max || o->waiting.next != &o->waiting;
 }
 
 /* Closed without a handler: what it holds is let go. */
-void opening_release(struct ss_server *srv, struct request *op)
+void opening_release(struct view *v, struct request *op)
 {
-	struct openings *o = &srv->openings;
+	struct openings *o = v->openings;
 
 	if (op->fd >= 0)
 		close(op->fd);
@@ -103,7 +117,7 @@ void opening_release(struct ss_server *srv, struct request *op)
 	tls_conn_free(op->tls);
 	op->tls = NULL;
 	if (op->ip_counted)
-		ip_counts_remove(&srv->per_ip, &op->ip);
+		ip_counts_remove(&v->admission->per_ip, &op->ip);
 	op->ip_counted = false;
 	op->opening = 0;
 	op->next = o->free_list;
@@ -113,40 +127,40 @@ void opening_release(struct ss_server *srv, struct request *op)
 }
 
 /* Leave the list it is on and the poll set. */
-static void opening_leave(struct ss_server *srv, struct request *op)
+static void opening_leave(struct view *v, struct request *op)
 {
-	loop_set(&srv->loop, &op->opening_watch, 0);
+	loop_set(v->loop, &op->opening_watch, 0);
 	list_remove(op);
 }
 
 /* Off its list and closed, unlogged (refused: already logged). */
-static void opening_drop(struct ss_server *srv, struct request *op)
+static void opening_drop(struct view *v, struct request *op)
 {
-	opening_leave(srv, op);
-	opening_release(srv, op);
+	opening_leave(v, op);
+	opening_release(v, op);
 }
 
 /* It did not open: logged as its stage's failure (rate-limited), counted as
  * rejected, closed.  Its peer is the connection's own before a PROXY header,
  * the header's client after. */
-static void opening_failed(struct ss_server *srv, struct request *op, const char *why)
+static void opening_failed(struct view *v, struct request *op, const char *why)
 {
 	const struct opening_stage *st = stages[op->opening - 1];
 	char from[ADDR_TEXT_MAX];
 
-	opening_leave(srv, op);
-	count(&srv->counts, COUNT_REJECTED);
-	if (log_allowed(&srv->log, SS_LOG_ERROR, st->kind)) {
+	opening_leave(v, op);
+	count(v->counts, COUNT_REJECTED);
+	if (log_allowed(v->log, SS_LOG_ERROR, st->kind)) {
 		addr_format((struct sockaddr *)&op->peer, op->peer_len, from, sizeof(from));
-		log_event(&srv->log, SS_LOG_ERROR, st->fail_event, LOG_FIELDS(FSTR("remote", from), FSTR("error", why)),
+		log_event(v->log, SS_LOG_ERROR, st->fail_event, LOG_FIELDS(FSTR("remote", from), FSTR("error", why)),
 		          "%s: closed: %s", from, why);
 	}
-	opening_release(srv, op);
+	opening_release(v, op);
 }
 
-struct request *opening_slot(struct ss_server *srv)
+struct request *opening_slot(struct view *v)
 {
-	struct openings *o = &srv->openings;
+	struct openings *o = v->openings;
 	struct request *op;
 
 	/* One more than the bound, for the connection that may evict another
@@ -176,9 +190,9 @@ struct request *opening_slot(struct ss_server *srv)
 /* Over the bound: the opening that has waited longest without progress
  * makes room.  A steady attacker's silent connections are replaced by newer
  * ones; a real client's handshake makes progress at once. */
-static void evict(struct ss_server *srv)
+static void evict(struct view *v)
 {
-	struct openings *o = &srv->openings;
+	struct openings *o = v->openings;
 	struct request *oldest = NULL;
 	char why[128];
 
@@ -189,16 +203,16 @@ static void evict(struct ss_server *srv)
 		return;
 	snprintf(why, sizeof(why), "evicted: the openings were full (--max-openings %u), and it had made no "
 	         "progress for %.1f s", o->max, (double)(now_us() - oldest->opening_progress_us) / 1e6);
-	opening_failed(srv, oldest, why);
+	opening_failed(v, oldest, why);
 }
 
-void opening_start(struct ss_server *srv, struct request *op, watch_fn *on_event)
+void opening_start(struct view *v, struct request *op, watch_fn *on_event)
 {
-	struct openings *o = &srv->openings;
+	struct openings *o = v->openings;
 	int64_t now = now_us();
 
 	if (o->in_use > o->max)
-		evict(srv);
+		evict(v);
 	op->opening_deadline = now + o->timeout_us;
 	op->opening_progress_us = now;
 	op->opening_watch = (struct watch){ .fd = op->fd, .fn = on_event, .data = op };
@@ -209,81 +223,81 @@ void opening_start(struct ss_server *srv, struct request *op, watch_fn *on_event
 
 /* Into the stage that follows the current one; false if it failed to
  * begin (the opening is closed). */
-static bool enter(struct ss_server *srv, struct request *op, int stage)
+static bool enter(struct view *v, struct request *op, int stage)
 {
 	char why[256] = "";
 
 	op->opening = stage;
-	enum step s = stages[stage - 1]->begin != NULL ? stages[stage - 1]->begin(srv, op, why, sizeof(why)) : STEP_DONE;
+	enum step s = stages[stage - 1]->begin != NULL ? stages[stage - 1]->begin(v, op, why, sizeof(why)) : STEP_DONE;
 	if (s == STEP_REFUSED) {
-		opening_drop(srv, op);
+		opening_drop(v, op);
 		return false;
 	}
 	if (s != STEP_DONE) {
-		opening_failed(srv, op, why);
+		opening_failed(v, op, why);
 		return false;
 	}
 	return true;
 }
 
-enum opened opening_advance(struct ss_server *srv, struct request *op, uint32_t events)
+enum opened opening_advance(struct view *v, struct request *op, uint32_t events)
 {
 	char why[256];
 
 	if (events != 0)
 		op->opening_progress_us = now_us();
-	if (op->opening == 0 && !enter(srv, op, next_stage(srv, 0)))
+	if (op->opening == 0 && !enter(v, op, next_stage(v, 0)))
 		return OPENED_CLOSED;
 	for (;;) {
 		const struct opening_stage *st = stages[op->opening - 1];
 		why[0] = '\0';
-		enum step s = st->step(srv, op, events, why, sizeof(why));
+		enum step s = st->step(v, op, events, why, sizeof(why));
 		events = 0;
 		switch (s) {
 		case STEP_READ:
 		case STEP_WRITE:
-			if (loop_set(&srv->loop, &op->opening_watch, s == STEP_READ ? st->read_events : EPOLLOUT) < 0) {
-				opening_failed(srv, op, strerror(errno));
+			if (loop_set(v->loop, &op->opening_watch, s == STEP_READ ? st->read_events : EPOLLOUT) < 0) {
+				opening_failed(v, op, strerror(errno));
 				return OPENED_CLOSED;
 			}
 			return OPENED_WAIT;
 		case STEP_FAIL:
-			opening_failed(srv, op, why);
+			opening_failed(v, op, why);
 			return OPENED_CLOSED;
 		case STEP_REFUSED:
-			opening_drop(srv, op);
+			opening_drop(v, op);
 			return OPENED_CLOSED;
 		case STEP_DONE:
 			break;
 		}
-		int next = next_stage(srv, op->opening);
+		int next = next_stage(v, op->opening);
 		if (next == 0) {
-			opening_leave(srv, op);
+			opening_leave(v, op);
 			return OPENED_DONE;
 		}
-		if (!enter(srv, op, next))
+		if (!enter(v, op, next))
 			return OPENED_CLOSED;
 	}
 }
 
-void opening_park(struct ss_server *srv, struct request *op)
+void opening_park(struct view *v, struct request *op)
 {
-	list_append(&srv->openings.parked, op);
+	list_append(&v->openings->parked, op);
 }
 
-struct request *opening_unpark(struct ss_server *srv)
+struct request *opening_unpark(struct view *v)
 {
-	struct request *op = srv->openings.parked.next;
+	struct request *op = v->openings->parked.next;
 
-	if (op == &srv->openings.parked)
+	if (op == &v->openings->parked)
 		return NULL;
 	list_remove(op);
 	return op;
 }
 
-void opening_hand_over(struct ss_server *srv, struct request *op, struct request *req)
+void opening_hand_over(struct view *v, struct request *op, struct request *req)
 {
-	struct openings *o = &srv->openings;
+	struct openings *o = v->openings;
 
 	req->fd = op->fd;
 	memcpy(&req->peer, &op->peer, sizeof(req->peer));
@@ -302,9 +316,9 @@ void opening_hand_over(struct ss_server *srv, struct request *op, struct request
 	o->in_use--;
 }
 
-int64_t openings_deadlines(struct ss_server *srv, int64_t now)
+int64_t openings_deadlines(struct view *v, int64_t now)
 {
-	struct openings *o = &srv->openings;
+	struct openings *o = v->openings;
 
 	while (o->waiting.next != &o->waiting) {
 		struct request *op = o->waiting.next;
@@ -313,18 +327,18 @@ int64_t openings_deadlines(struct ss_server *srv, int64_t now)
 		char why[96];
 		snprintf(why, sizeof(why), "no %s within %g s", stages[op->opening - 1]->name,
 		         (double)o->timeout_us / 1e6);
-		opening_failed(srv, op, why);
+		opening_failed(v, op, why);
 	}
 	return INT64_MAX;
 }
 
-void openings_close(struct ss_server *srv)
+void openings_close(struct view *v)
 {
-	struct openings *o = &srv->openings;
+	struct openings *o = v->openings;
 	struct request *op;
 
 	while (o->waiting.next != &o->waiting)
-		opening_drop(srv, o->waiting.next);
-	while ((op = opening_unpark(srv)) != NULL)
-		opening_release(srv, op);
+		opening_drop(v, o->waiting.next);
+	while ((op = opening_unpark(v)) != NULL)
+		opening_release(v, op);
 }

@@ -13,42 +13,14 @@
 #ifndef SS_OPENING_H
 #define SS_OPENING_H
 
-#include "log.h"
 #include "request.h"
+#include "stage.h"
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-struct ss_server;
-
-/* What a stage's step found. */
-enum step {
-	STEP_DONE,     /* on to the next stage */
-	STEP_READ,     /* wait until the connection is readable */
-	STEP_WRITE,    /* ... writable */
-	STEP_FAIL,     /* it did not open: why says how (logged as the stage's failure) */
-	STEP_REFUSED,  /* refused, already logged and counted: close it */
-};
-
-/* One stage of an opening.  A new stage is one entry (its own file) in the
- * table of opening.c, its option, and the docs. */
-struct opening_stage {
-	const char *name;          /* what is awaited, for the deadline's message: "TLS handshake" */
-	const char *fail_event;    /* the log event of a failure: "tls_failed" */
-	enum log_kind kind;        /* its rate limit */
-	uint32_t read_events;      /* what STEP_READ watches for (edge-triggered or not) */
-	/* Whether this server has the stage. */
-	bool (*wanted)(const struct ss_server *srv);
-	/* Start it on the connection (NULL: nothing to start): STEP_DONE, or
-	 * STEP_FAIL with why, or STEP_REFUSED. */
-	enum step (*begin)(struct ss_server *srv, struct request *req, char *why, size_t size);
-	/* Go as far as the connection lets it; events are the loop's (0 on
-	 * entry).  why says what failed. */
-	enum step (*step)(struct ss_server *srv, struct request *req, uint32_t events, char *why, size_t size);
-};
-
-extern const struct opening_stage stage_proxy, stage_admission, stage_tls;
+struct view;
 
 /* The openings of one server (opening.c's alone). */
 struct openings {
@@ -65,34 +37,39 @@ struct openings {
 /* What opening_advance() did with an opening. */
 enum opened { OPENED_WAIT, OPENED_DONE, OPENED_CLOSED };
 
-int openings_init(struct ss_server *srv, unsigned max, int64_t timeout_us, struct ss_error *err);
-void openings_free(struct ss_server *srv);
+int openings_init(struct view *v, unsigned max, int64_t timeout_us, struct ss_error *err);
+void openings_free(struct view *v);
+/* How many connections the openings may hold at once (the bound, and one
+ * being evicted for): 0 when the server's connections do not open. */
+unsigned openings_capacity(const struct view *v);
+/* --workers: this server has an n-th of the bound (rounded up). */
+void openings_share(struct view *v, unsigned n);
 /* The server's connections open in stages (PROXY, TLS): they are taken
  * into openings, not straight into requests. */
-bool openings_used(const struct ss_server *srv);
+bool openings_used(const struct view *v);
 /* A new connection could be taken: a free opening, or one to evict. */
-bool openings_room(const struct ss_server *srv);
+bool openings_room(const struct view *v);
 /* An opening for a new connection (one past the bound, if need be: see
  * opening_start); NULL when every opening is parked. */
-struct request *opening_slot(struct ss_server *srv);
+struct request *opening_slot(struct view *v);
 /* The connection in it was accepted: its deadline starts, and its stages.
  * Past the bound, the opening that has waited longest without progress is
  * closed (logged, counted) to make room. */
-void opening_start(struct ss_server *srv, struct request *op, watch_fn *on_event);
+void opening_start(struct view *v, struct request *op, watch_fn *on_event);
 /* Take it through its stages as far as it goes now; the loop's events.
  * DONE: every stage passed, off the list (hand it on, or park it). */
-enum opened opening_advance(struct ss_server *srv, struct request *op, uint32_t events);
+enum opened opening_advance(struct view *v, struct request *op, uint32_t events);
 /* Done, with no handler place free: wait for one. */
-void opening_park(struct ss_server *srv, struct request *op);
+void opening_park(struct view *v, struct request *op);
 /* The parked opening waiting longest, off the parked list; NULL: none. */
-struct request *opening_unpark(struct ss_server *srv);
+struct request *opening_unpark(struct view *v);
 /* Move what the connection holds into a request, and free the opening. */
-void opening_hand_over(struct ss_server *srv, struct request *op, struct request *req);
+void opening_hand_over(struct view *v, struct request *op, struct request *req);
 /* Close it (unlogged) and free it. */
-void opening_release(struct ss_server *srv, struct request *op);
+void opening_release(struct view *v, struct request *op);
 /* Close the openings whose time is up; the next deadline, INT64_MAX: none. */
-int64_t openings_deadlines(struct ss_server *srv, int64_t now);
+int64_t openings_deadlines(struct view *v, int64_t now);
 /* Close every opening, parked ones too. */
-void openings_close(struct ss_server *srv);
+void openings_close(struct view *v);
 
 #endif

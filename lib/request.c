@@ -7,7 +7,13 @@
  * watch for more is decided by the server once per loop turn
  * (requests_room()), never from here.
  */
-#include "server.h"
+#include "admission.h"
+#include "axes.h"
+#include "counts.h"
+#include "log.h"
+#include "request.h"
+#include "spawn.h"
+#include "view.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -21,121 +27,136 @@
 #define RETRY_FIRST_US 10000
 #define RETRY_MAX_US 1000000
 
-int requests_init(struct ss_server *srv, struct ss_error *err)
+int requests_init(struct view *v, struct ss_error *err)
 {
-	srv->requests.limit = srv->mode->limit(&srv->cfg);
+	v->requests->limit = v->mode->limit(v->cfg);
 	/* Zeroed and left untouched: a slot is set up the first time a request
 	 * needs it (request_slot), so only the slots in use cost memory. */
-	srv->requests.slots = calloc(srv->requests.limit, sizeof(struct request));
-	if (srv->requests.slots == NULL) {
-		ss_error_set(err, SS_ERR_START, "out of memory for %u request slots", srv->requests.limit);
+	v->requests->slots = calloc(v->requests->limit, sizeof(struct request));
+	if (v->requests->slots == NULL) {
+		ss_error_set(err, SS_ERR_START, "out of memory for %u request slots", v->requests->limit);
 		return -1;
 	}
-	srv->requests.slots_used = 0;
-	srv->requests.free_list = NULL;
-	srv->requests.active.next = srv->requests.active.prev = &srv->requests.active;
+	v->requests->slots_used = 0;
+	v->requests->free_list = NULL;
+	v->requests->active.next = v->requests->active.prev = &v->requests->active;
 	return 0;
 }
 
 /* What a slot made on its first use (parts of it, when that failed). */
-static void slot_close(struct ss_server *srv, struct request *req)
+static void slot_close(struct view *v, struct request *req)
 {
-	if (srv->handler->slot_close != NULL)
-		srv->handler->slot_close(srv, req);
-	if (srv->mode->slot_close != NULL)
-		srv->mode->slot_close(srv, req);
+	if (v->handler->slot_close != NULL)
+		v->handler->slot_close(v, req);
+	if (v->mode->slot_close != NULL)
+		v->mode->slot_close(v, req);
 	env_block_free(&req->env);
 }
 
-void requests_free(struct ss_server *srv)
+void requests_free(struct view *v)
 {
-	for (unsigned i = 0; srv->requests.slots != NULL && i < srv->requests.slots_used; i++)
-		slot_close(srv, &srv->requests.slots[i]);
-	free(srv->requests.slots);
-	srv->requests.slots = NULL;
+	for (unsigned i = 0; v->requests->slots != NULL && i < v->requests->slots_used; i++)
+		slot_close(v, &v->requests->slots[i]);
+	free(v->requests->slots);
+	v->requests->slots = NULL;
 }
 
-static int slot_open(struct ss_server *srv, struct request *req)
+static int slot_open(struct view *v, struct request *req)
 {
 	req->fd = -1;
-	if (env_block_init(&srv->env, &req->env) < 0)
+	if (env_block_init(v->env, &req->env) < 0)
 		return -1;
-	return srv->handler->slot_open != NULL ? srv->handler->slot_open(srv, req) : 0;
+	return v->handler->slot_open != NULL ? v->handler->slot_open(v, req) : 0;
 }
 
-struct request *request_slot(struct ss_server *srv)
+struct request *request_slot(struct view *v)
 {
-	if (srv->requests.free_list == NULL && srv->requests.slots_used < srv->requests.limit) {
-		struct request *req = &srv->requests.slots[srv->requests.slots_used];
-		if (slot_open(srv, req) < 0) {
-			slot_close(srv, req);
+	if (v->requests->free_list == NULL && v->requests->slots_used < v->requests->limit) {
+		struct request *req = &v->requests->slots[v->requests->slots_used];
+		if (slot_open(v, req) < 0) {
+			slot_close(v, req);
 			errno = ENOMEM;
 			return NULL;
 		}
-		srv->requests.slots_used++;
+		v->requests->slots_used++;
 		req->next = NULL;
-		srv->requests.free_list = req;
+		v->requests->free_list = req;
 	}
-	return srv->requests.free_list;
+	return v->requests->free_list;
 }
 
-bool requests_room(const struct ss_server *srv)
+uint64_t requests_received(const struct view *v)
 {
-	return srv->requests.free_list != NULL || srv->requests.slots_used < srv->requests.limit;
+	return v->requests->received;
 }
 
-bool requests_max_reached(const struct ss_server *srv)
+int64_t requests_idle_since(const struct view *v)
 {
-	return srv->cfg.max_requests != SS_UNSET && srv->received >= (uint64_t)srv->cfg.max_requests;
+	return v->requests->last_activity_us;
 }
 
-void request_hold(struct ss_server *srv, struct request *req)
+void requests_touch(struct view *v)
 {
-	srv->requests.free_list = req->next;
+	v->requests->last_activity_us = now_us();
+}
+
+bool requests_room(const struct view *v)
+{
+	return v->requests->free_list != NULL || v->requests->slots_used < v->requests->limit;
+}
+
+bool requests_max_reached(const struct view *v)
+{
+	return v->cfg->max_requests != SS_UNSET && v->requests->received >= (uint64_t)v->cfg->max_requests;
+}
+
+void request_hold(struct view *v, struct request *req)
+{
+	v->requests->free_list = req->next;
 	req->pid = 0;
 	req->prev = req->next = NULL;
-	srv->last_activity_us = now_us();
+	v->requests->last_activity_us = now_us();
 }
 
-void request_take(struct ss_server *srv, struct request *req)
+void request_take(struct view *v, struct request *req)
 {
-	req->start_us = srv->last_activity_us = now_us();
-	srv->received++;
+	req->start_us = v->requests->last_activity_us = now_us();
+	v->requests->received++;
 }
 
-void request_release(struct ss_server *srv, struct request *req)
+void request_release(struct view *v, struct request *req)
 {
-	srv->handler->finish(srv, req);
+	v->handler->finish(v, req);
 	req->pid = 0;
 	req->exited = false;
 	req->timed_out = req->kill_sent = false;
 	if (req->ip_counted)
-		ip_counts_remove(&srv->per_ip, &req->ip);
+		ip_counts_remove(&v->admission->per_ip, &req->ip);
 	req->ip_counted = false;
 	req->has_local = false;
-	req->next = srv->requests.free_list;
+	req->next = v->requests->free_list;
 	req->prev = NULL;
-	srv->requests.free_list = req;
+	v->requests->free_list = req;
 	/* What the request held is free now: try again at once. */
-	srv->accept_paused_until = 0;
-	srv->requests.retry_at = 0;
+	v->sock->paused_until = 0;
+	v->requests->retry_at = 0;
 }
 
-void request_track(struct ss_server *srv, struct request *req)
+void request_track(struct view *v, struct request *req)
 {
-	req->prev = srv->requests.active.prev;
-	req->next = &srv->requests.active;
-	srv->requests.active.prev->next = req;
-	srv->requests.active.prev = req;
-	srv->requests.active_count++;
+	req->prev = v->requests->active.prev;
+	req->next = &v->requests->active;
+	v->requests->active.prev->next = req;
+	v->requests->active.prev = req;
+	v->requests->active_count++;
 }
 
-static void request_untrack(struct ss_server *srv, struct request *req)
+static void request_untrack(struct view *v, struct request *req)
 {
 	req->prev->next = req->next;
 	req->next->prev = req->prev;
 	req->prev = NULL;
-	srv->requests.active_count--;
+	v->requests->active_count--;
 }
 
 /* The client in JSON: "remote", or a unix peer's pid and uid as numbers. */
@@ -150,25 +171,25 @@ static size_t client_fields(const struct request *req, struct field *f)
 	return 1;
 }
 
-void request_log_start(struct ss_server *srv, const struct request *req)
+void request_log_start(struct view *v, const struct request *req)
 {
 	struct field f[4];
 	size_t n = client_fields(req, f);
 
 	f[n++] = (struct field)FINT("pid", req->pid);
-	log_event(&srv->log, SS_LOG_INFO, "start", f, n, "%s: start, handler pid %d", req->remote, (int)req->pid);
+	log_event(v->log, SS_LOG_INFO, "start", f, n, "%s: start, handler pid %d", req->remote, (int)req->pid);
 	f[n++] = (struct field)FINT("spawn_us", req->spawn_us);
-	log_event(&srv->log, SS_LOG_DEBUG, "spawned", f, n, "%s: handler pid %d started in %lld us", req->remote,
+	log_event(v->log, SS_LOG_DEBUG, "spawned", f, n, "%s: handler pid %d started in %lld us", req->remote,
 	          (int)req->pid, (long long)req->spawn_us);
 }
 
-void request_started(struct ss_server *srv, struct request *req)
+void request_started(struct view *v, struct request *req)
 {
-	request_track(srv, req);
-	request_log_start(srv, req);
+	request_track(v, req);
+	request_log_start(v, req);
 }
 
-void request_end(struct ss_server *srv, struct request *req, int wstatus)
+void request_end(struct view *v, struct request *req, int wstatus)
 {
 	double ms = (double)(now_us() - req->start_us) / 1000.0;
 	struct field f[5];
@@ -178,148 +199,148 @@ void request_end(struct ss_server *srv, struct request *req, int wstatus)
 
 	req->exited = true;
 	req->wstatus = wstatus;
-	srv->last_activity_us = now_us();
-	request_untrack(srv, req);
+	v->requests->last_activity_us = now_us();
+	request_untrack(v, req);
 	if (WIFEXITED(wstatus)) {
 		int status = WEXITSTATUS(wstatus);
 		if (status == 0)
-			count(&srv->counts, COUNT_HANDLED);
+			count(v->counts, COUNT_HANDLED);
 		else
-			count(&srv->counts, COUNT_FAILED);
+			count(v->counts, COUNT_FAILED);
 		f[n++] = (struct field)FINT("status", status);
 		f[n++] = (struct field)FMS("duration_ms", ms);
-		log_event(&srv->log, status == 0 ? SS_LOG_INFO : SS_LOG_ERROR, "end", f, n,
+		log_event(v->log, status == 0 ? SS_LOG_INFO : SS_LOG_ERROR, "end", f, n,
 		          "%s: end, handler pid %d exit %d after %.1f ms", req->remote, (int)req->pid,
 		          status, ms);
 	} else {
 		int sig = WTERMSIG(wstatus);
-		count(&srv->counts, COUNT_FAILED);
+		count(v->counts, COUNT_FAILED);
 		f[n++] = (struct field)FINT("signal", sig);
 		f[n++] = (struct field)FMS("duration_ms", ms);
-		log_event(&srv->log, SS_LOG_ERROR, "end", f, n,
+		log_event(v->log, SS_LOG_ERROR, "end", f, n,
 		          "%s: end, handler pid %d killed by signal %d (%s) after %.1f ms", req->remote,
 		          (int)req->pid, sig, strsignal(sig), ms);
 	}
-	request_release(srv, req);
+	request_release(v, req);
 }
 
-void request_failed(struct ss_server *srv, struct request *req, int error)
+void request_failed(struct view *v, struct request *req, int error)
 {
 	/* Thread mode tracks a request before its worker tries to run it. */
 	if (req->prev != NULL)
-		request_untrack(srv, req);
-	count(&srv->counts, COUNT_FAILED);
+		request_untrack(v, req);
+	count(v->counts, COUNT_FAILED);
 	struct field f[3];
 	size_t n = client_fields(req, f);
 
 	f[n++] = (struct field)FSTR("error", strerror(error));
-	if (log_allowed(&srv->log, SS_LOG_ERROR, LOG_SPAWN_FAILED))
-		log_event(&srv->log, SS_LOG_ERROR, "spawn_failed", f, n,
+	if (log_allowed(v->log, SS_LOG_ERROR, LOG_SPAWN_FAILED))
+		log_event(v->log, SS_LOG_ERROR, "spawn_failed", f, n,
 		          "%s: cannot run handler %s: %s", req->remote,
-		          srv->plan.script != NULL ? srv->plan.script : srv->plan.path, strerror(error));
-	request_release(srv, req);
+		          v->plan->script != NULL ? v->plan->script : v->plan->path, strerror(error));
+	request_release(v, req);
 }
 
 /* The handler could not start yet: the request waits on the deferred list. */
-static void request_defer(struct ss_server *srv, struct request *req, int error)
+static void request_defer(struct view *v, struct request *req, int error)
 {
 	struct field f[4];
 	size_t n = client_fields(req, f);
 
 	/* Thread mode tracks a request before its worker tries to run it. */
 	if (req->prev != NULL)
-		request_untrack(srv, req);
+		request_untrack(v, req);
 	req->pid = 0;
 	req->retry_next = NULL;
-	if (srv->requests.deferred == NULL) {
-		if (srv->requests.retry_backoff_us == 0)
-			srv->requests.retry_backoff_us = RETRY_FIRST_US;
-		srv->requests.retry_at = now_us() + srv->requests.retry_backoff_us;
-		srv->requests.deferred = req;
+	if (v->requests->deferred == NULL) {
+		if (v->requests->retry_backoff_us == 0)
+			v->requests->retry_backoff_us = RETRY_FIRST_US;
+		v->requests->retry_at = now_us() + v->requests->retry_backoff_us;
+		v->requests->deferred = req;
 	} else {
-		srv->requests.deferred_tail->retry_next = req;
+		v->requests->deferred_tail->retry_next = req;
 	}
-	srv->requests.deferred_tail = req;
+	v->requests->deferred_tail = req;
 	f[n++] = (struct field)FSTR("error", strerror(error));
-	f[n++] = (struct field)FINT("retry_ms", srv->requests.retry_backoff_us / 1000);
-	if (log_allowed(&srv->log, SS_LOG_ERROR, LOG_SPAWN_FAILED))
-		log_event(&srv->log, SS_LOG_ERROR, "spawn_deferred", f, n,
+	f[n++] = (struct field)FINT("retry_ms", v->requests->retry_backoff_us / 1000);
+	if (log_allowed(v->log, SS_LOG_ERROR, LOG_SPAWN_FAILED))
+		log_event(v->log, SS_LOG_ERROR, "spawn_deferred", f, n,
 		          "%s: cannot start the handler yet: %s; trying again in %lld ms (or when a request ends)",
-		          req->remote, strerror(error), (long long)(srv->requests.retry_backoff_us / 1000));
+		          req->remote, strerror(error), (long long)(v->requests->retry_backoff_us / 1000));
 }
 
-void request_not_started(struct ss_server *srv, struct request *req, int error)
+void request_not_started(struct view *v, struct request *req, int error)
 {
 	if (error == EAGAIN || error == ENOMEM)
-		request_defer(srv, req, error);
+		request_defer(v, req, error);
 	else
-		request_failed(srv, req, error);
+		request_failed(v, req, error);
 }
 
-int64_t requests_retry(struct ss_server *srv, int64_t now)
+int64_t requests_retry(struct view *v, int64_t now)
 {
-	struct request *list = srv->requests.deferred;
+	struct request *list = v->requests->deferred;
 
 	if (list == NULL)
 		return INT64_MAX;
-	if (now < srv->requests.retry_at)
-		return srv->requests.retry_at;
+	if (now < v->requests->retry_at)
+		return v->requests->retry_at;
 	/* The next failure waits twice as long, up to a second. */
-	int64_t *backoff = &srv->requests.retry_backoff_us;
+	int64_t *backoff = &v->requests->retry_backoff_us;
 	*backoff = *backoff * 2 > RETRY_MAX_US ? RETRY_MAX_US : *backoff * 2;
-	srv->requests.deferred = srv->requests.deferred_tail = NULL;
+	v->requests->deferred = v->requests->deferred_tail = NULL;
 	while (list != NULL) {
 		struct request *req = list;
 		list = req->retry_next;
-		srv->mode->dispatch(srv, req); /* may come back here */
+		v->mode->dispatch(v, req); /* may come back here */
 	}
-	if (srv->requests.deferred == NULL) {
-		srv->requests.retry_backoff_us = 0;
+	if (v->requests->deferred == NULL) {
+		v->requests->retry_backoff_us = 0;
 		return INT64_MAX;
 	}
-	return srv->requests.retry_at;
+	return v->requests->retry_at;
 }
 
-void requests_drop_deferred(struct ss_server *srv)
+void requests_drop_deferred(struct view *v)
 {
-	struct request *list = srv->requests.deferred;
+	struct request *list = v->requests->deferred;
 
-	srv->requests.deferred = srv->requests.deferred_tail = NULL;
+	v->requests->deferred = v->requests->deferred_tail = NULL;
 	while (list != NULL) {
 		struct request *req = list;
 		list = req->retry_next;
-		request_failed(srv, req, EAGAIN);
+		request_failed(v, req, EAGAIN);
 	}
 }
 
-struct request *request_by_pid(struct ss_server *srv, pid_t pid)
+struct request *request_by_pid(struct view *v, pid_t pid)
 {
-	for (struct request *r = srv->requests.active.next; r != &srv->requests.active; r = r->next)
+	for (struct request *r = v->requests->active.next; r != &v->requests->active; r = r->next)
 		if (r->pid == pid)
 			return r;
 	return NULL;
 }
 
-void requests_signal(struct ss_server *srv, int sig)
+void requests_signal(struct view *v, int sig)
 {
-	for (struct request *r = srv->requests.active.next; r != NULL && r != &srv->requests.active; r = r->next)
-		srv->mode->signal(srv, r, sig);
+	for (struct request *r = v->requests->active.next; r != NULL && r != &v->requests->active; r = r->next)
+		v->mode->signal(v, r, sig);
 }
 
-static void time_out(struct ss_server *srv, struct request *r, int64_t now)
+static void time_out(struct view *v, struct request *r, int64_t now)
 {
 	r->timed_out = true;
 	r->term_us = now;
-	count(&srv->counts, COUNT_TIMED_OUT);
-	pid_t pid = srv->mode->signal(srv, r, SIGTERM);
+	count(v->counts, COUNT_TIMED_OUT);
+	pid_t pid = v->mode->signal(v, r, SIGTERM);
 	struct field f[4];
 	size_t n = client_fields(r, f);
 
 	f[n++] = (struct field)FINT("pid", pid);
-	f[n++] = (struct field)FMS("timeout_ms", (double)srv->cfg.timeout_ms);
-	log_event(&srv->log, SS_LOG_ERROR, "timeout", f, n,
+	f[n++] = (struct field)FMS("timeout_ms", (double)v->cfg->timeout_ms);
+	log_event(v->log, SS_LOG_ERROR, "timeout", f, n,
 	          "%s: timed out after %.3g s, handler pid %d: sent SIGTERM", r->remote,
-	          (double)srv->cfg.timeout_ms / 1000.0, (int)pid);
+	          (double)v->cfg->timeout_ms / 1000.0, (int)pid);
 }
 
 /*
@@ -329,54 +350,54 @@ static void time_out(struct ss_server *srv, struct request *r, int64_t now)
  * for their SIGKILL (whose deadlines are in the same order).  Nothing polls:
  * the loop sleeps until the nearest deadline.
  */
-int64_t requests_deadlines(struct ss_server *srv, int64_t now)
+int64_t requests_deadlines(struct view *v, int64_t now)
 {
-	int64_t timeout_us = srv->cfg.timeout_ms * 1000;
+	int64_t timeout_us = v->cfg->timeout_ms * 1000;
 
-	if (srv->cfg.timeout_ms == SS_NO_TIME)
+	if (v->cfg->timeout_ms == SS_NO_TIME)
 		return INT64_MAX;
-	for (struct request *r = srv->requests.active.next; r != &srv->requests.active; r = r->next) {
+	for (struct request *r = v->requests->active.next; r != &v->requests->active; r = r->next) {
 		if (!r->timed_out) {
 			if (r->start_us + timeout_us > now)
 				return r->start_us + timeout_us;
-			time_out(srv, r, now);
+			time_out(v, r, now);
 		}
 		if (!r->kill_sent) {
 			if (r->term_us + KILL_AFTER_US > now)
 				return r->term_us + KILL_AFTER_US;
 			r->kill_sent = true;
-			srv->mode->signal(srv, r, SIGKILL);
+			v->mode->signal(v, r, SIGKILL);
 		}
 	}
 	return INT64_MAX;
 }
 
-unsigned requests_limit(const struct ss_server *srv)
+unsigned requests_limit(const struct view *v)
 {
-	return srv->requests.limit;
+	return v->requests->limit;
 }
 
-unsigned requests_active(const struct ss_server *srv)
+unsigned requests_active(const struct view *v)
 {
-	return srv->requests.active_count;
+	return v->requests->active_count;
 }
 
-bool requests_waiting(const struct ss_server *srv)
+bool requests_waiting(const struct view *v)
 {
-	return srv->requests.deferred != NULL;
+	return v->requests->deferred != NULL;
 }
 
-void requests_share(struct ss_server *srv, unsigned n)
+void requests_share(struct view *v, unsigned n)
 {
-	srv->requests.limit = (srv->requests.limit + n - 1) / n;
+	v->requests->limit = (v->requests->limit + n - 1) / n;
 }
 
-unsigned requests_made(const struct ss_server *srv)
+unsigned requests_made(const struct view *v)
 {
-	return srv->requests.slots != NULL ? srv->requests.slots_used : 0;
+	return v->requests->slots != NULL ? v->requests->slots_used : 0;
 }
 
-struct request *requests_at(struct ss_server *srv, unsigned i)
+struct request *requests_at(struct view *v, unsigned i)
 {
-	return &srv->requests.slots[i];
+	return &v->requests->slots[i];
 }

@@ -19,7 +19,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-struct ss_server;
+struct view;
 
 struct request {
 	struct request *prev, *next; /* the in-progress list (start order), the opening list
@@ -66,58 +66,65 @@ struct requests {
 	struct request *deferred, *deferred_tail; /* waiting to spawn again */
 	int64_t retry_at;             /* when to try them (0: at once) */
 	int64_t retry_backoff_us;     /* doubles while spawning keeps failing */
+	uint64_t received;            /* requests taken: for --max-requests */
+	int64_t last_activity_us;     /* a request arrived or ended: for --idle-timeout */
 };
 
-int requests_init(struct ss_server *srv, struct ss_error *err);
+int requests_init(struct view *v, struct ss_error *err);
 /* The most in progress at once; how many are; whether some wait to be
  * spawned again. */
-unsigned requests_limit(const struct ss_server *srv);
-unsigned requests_active(const struct ss_server *srv);
-bool requests_waiting(const struct ss_server *srv);
+unsigned requests_limit(const struct view *v);
+unsigned requests_active(const struct view *v);
+bool requests_waiting(const struct view *v);
 /* --workers: this server has an n-th of the limit (rounded up). */
-void requests_share(struct ss_server *srv, unsigned n);
+void requests_share(struct view *v, unsigned n);
 /* The slots set up so far, and slot i of them (a mode's per-slot state). */
-unsigned requests_made(const struct ss_server *srv);
-struct request *requests_at(struct ss_server *srv, unsigned i);
-void requests_free(struct ss_server *srv);
+unsigned requests_made(const struct view *v);
+struct request *requests_at(struct view *v, unsigned i);
+void requests_free(struct view *v);
+/* Requests taken so far (--max-requests); since when none has arrived or
+ * ended (--idle-timeout), counted from now on by requests_touch(). */
+uint64_t requests_received(const struct view *v);
+int64_t requests_idle_since(const struct view *v);
+void requests_touch(struct view *v);
 /* A free slot: one released by an earlier request, or else one never used
  * yet, set up now.  NULL when all are in use, or (errno ENOMEM) when a new
  * one cannot be set up. */
-struct request *request_slot(struct ss_server *srv);
+struct request *request_slot(struct view *v);
 /* Whether a request could be taken now. */
-bool requests_room(const struct ss_server *srv);
+bool requests_room(const struct view *v);
 /* --max-requests have been taken. */
-bool requests_max_reached(const struct ss_server *srv);
+bool requests_max_reached(const struct view *v);
 /* The slot from request_slot() holds a connection or datagram now. */
-void request_hold(struct ss_server *srv, struct request *req);
+void request_hold(struct view *v, struct request *req);
 /* Its request was admitted and goes to a handler: counted, timed. */
-void request_take(struct ss_server *srv, struct request *req);
+void request_take(struct view *v, struct request *req);
 /* Release what a held slot has (the handler's finish closes a connection)
  * and free it: the end of every request, and of one never taken. */
-void request_release(struct ss_server *srv, struct request *req);
+void request_release(struct view *v, struct request *req);
 
 /* Add a request to the in-progress list once its handler runs, and log it. */
-void request_started(struct ss_server *srv, struct request *req);
+void request_started(struct view *v, struct request *req);
 /* The two halves of that: thread mode tracks at dispatch; its worker logs. */
-void request_track(struct ss_server *srv, struct request *req);
-void request_log_start(struct ss_server *srv, const struct request *req);
+void request_track(struct view *v, struct request *req);
+void request_log_start(struct view *v, const struct request *req);
 /* The handler ended with wait status `wstatus`: log, count, free the slot. */
-void request_end(struct ss_server *srv, struct request *req, int wstatus);
+void request_end(struct view *v, struct request *req, int wstatus);
 /* The request could not be run (errno value `error`): log, count, free it. */
-void request_failed(struct ss_server *srv, struct request *req, int error);
+void request_failed(struct view *v, struct request *req, int error);
 /* Its handler could not start (errno value `error`): when processes or
  * memory ran out (EAGAIN, ENOMEM) the request waits and is dispatched again
  * after a back-off (at once when a running request ends); else it fails. */
-void request_not_started(struct ss_server *srv, struct request *req, int error);
+void request_not_started(struct view *v, struct request *req, int error);
 /* Dispatch again the deferred requests that are due; the next retry. */
-int64_t requests_retry(struct ss_server *srv, int64_t now);
+int64_t requests_retry(struct view *v, int64_t now);
 /* Give up on the deferred requests (the drain is over): they fail. */
-void requests_drop_deferred(struct ss_server *srv);
+void requests_drop_deferred(struct view *v);
 /* Find the in-progress request whose handler is `pid`. */
-struct request *request_by_pid(struct ss_server *srv, pid_t pid);
+struct request *request_by_pid(struct view *v, pid_t pid);
 /* Send sig to every running handler's process group. */
-void requests_signal(struct ss_server *srv, int sig);
+void requests_signal(struct view *v, int sig);
 /* --timeout: act on the deadlines that are due at now; the next one. */
-int64_t requests_deadlines(struct ss_server *srv, int64_t now);
+int64_t requests_deadlines(struct view *v, int64_t now);
 
 #endif

@@ -14,6 +14,7 @@
 #include "workers.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -45,13 +46,13 @@ static int hold_standard_fds(void)
 /* The axes and their server-wide state. */
 static int build_axes(struct ss_server *srv, struct ss_error *err)
 {
-	srv->transport = transport_for(srv->addr.family);
-	srv->handler = handler_for(srv->cfg.socktype, srv->cfg.wait, srv->cfg.tls || srv->cfg.tls_cert != NULL);
-	srv->mode = mode_for(srv->cfg.mode);
-	srv->proto = srv->transport->proto != NULL ? srv->transport->proto : srv->handler->var_prefix;
-	srv->transport_ctx = calloc(1, srv->transport->ctx_size);
-	srv->handler_ctx = calloc(1, srv->handler->ctx_size ? srv->handler->ctx_size : 1);
-	if (srv->transport_ctx == NULL || srv->handler_ctx == NULL) {
+	srv->view.transport = transport_for(srv->sock.addr.family);
+	srv->view.handler = handler_for(srv->cfg.socktype, srv->cfg.wait, srv->cfg.tls || srv->cfg.tls_cert != NULL);
+	srv->view.mode = mode_for(srv->cfg.mode);
+	srv->sock.proto = srv->view.transport->proto != NULL ? srv->view.transport->proto : srv->view.handler->var_prefix;
+	srv->view.transport_ctx = calloc(1, srv->view.transport->ctx_size);
+	srv->view.handler_ctx = calloc(1, srv->view.handler->ctx_size ? srv->view.handler->ctx_size : 1);
+	if (srv->view.transport_ctx == NULL || srv->view.handler_ctx == NULL) {
 		ss_error_set(err, SS_ERR_START, "out of memory");
 		return -1;
 	}
@@ -74,14 +75,19 @@ struct ss_server *ss_server_new(const struct ss_config *cfg, struct ss_error *er
 		return NULL;
 	}
 	srv->cfg = *cfg;
-	srv->listen_fd = -1;
+	srv->view = (struct view){
+		.cfg = &srv->cfg, .log = &srv->log, .loop = &srv->loop, .plan = &srv->plan, .env = &srv->env,
+		.counts = &srv->counts, .sock = &srv->sock, .requests = &srv->requests,
+		.openings = &srv->openings, .admission = &srv->admission,
+	};
+	srv->sock.fd = -1;
 	srv->loop.epoll_fd = srv->loop.signal_fd = -1;
 	srv->notify.fd = -1;
 	log_init(&srv->log, cfg->verbosity, cfg->log_format);
 	if (handed_form(cfg->address)) {
-		srv->handed = true;
-		srv->addr.family = cfg->family;
-	} else if (addr_parse(cfg->address, cfg->family, cfg->socktype, &srv->addr, err) < 0) {
+		srv->sock.handed = true;
+		srv->sock.addr.family = cfg->family;
+	} else if (addr_parse(cfg->address, cfg->family, cfg->socktype, &srv->sock.addr, err) < 0) {
 		goto fail;
 	}
 	if (build_axes(srv, err) < 0)
@@ -90,21 +96,21 @@ struct ss_server *ss_server_new(const struct ss_config *cfg, struct ss_error *er
 		ss_error_set(err, SS_ERR_START, "cannot open /dev/null: %s", strerror(errno));
 		goto fail;
 	}
-	if (acl_init(&srv->acl, cfg->allow, cfg->deny, cfg->proxy_from, err) < 0 ||
+	if (acl_init(&srv->admission.acl, cfg->allow, cfg->deny, cfg->proxy_from, err) < 0 ||
 	    identity_resolve(cfg->user, cfg->group, &srv->identity, err) < 0 ||
-	    spawn_plan_init(&srv->plan, cfg, err) < 0 || requests_init(srv, err) < 0 ||
+	    spawn_plan_init(&srv->plan, cfg, err) < 0 || requests_init(&srv->view, err) < 0 ||
 	    env_template_init(&srv->env, cfg->no_env, err) < 0)
 		goto fail;
 	/* Before privileges are dropped: a TLS key may be root's alone. */
-	if (srv->handler->open != NULL && srv->handler->open(srv, err) < 0)
+	if (srv->view.handler->open != NULL && srv->view.handler->open(&srv->view, err) < 0)
 		goto fail;
-	if (openings_init(srv, (unsigned)cfg->max_openings, cfg->opening_timeout_ms * 1000, err) < 0)
+	if (openings_init(&srv->view, (unsigned)cfg->max_openings, cfg->opening_timeout_ms * 1000, err) < 0)
 		goto fail;
 	/* admitted clients are counted from admission, which openings pass
 	 * before they hold a request slot */
 	if ((cfg->max_per_ip != SS_UNSET &&
-	     ip_counts_init(&srv->per_ip, requests_limit(srv) + (openings_used(srv) ? srv->openings.max + 1 : 0)) < 0) ||
-	    (cfg->rate_count != SS_UNSET && rate_init(&srv->rate, cfg->rate_count, cfg->rate_ms) < 0)) {
+	     ip_counts_init(&srv->admission.per_ip, requests_limit(&srv->view) + openings_capacity(&srv->view)) < 0) ||
+	    (cfg->rate_count != SS_UNSET && rate_init(&srv->admission.rate, cfg->rate_count, cfg->rate_ms) < 0)) {
 		ss_error_set(err, SS_ERR_START, "out of memory");
 		goto fail;
 	}
@@ -115,6 +121,13 @@ fail:
 }
 
 static void on_signal(void *ctx, struct watch *w, uint32_t events);
+
+/* The loop hands every callback the view (the layers below watch through
+ * it too); these are the server's own. */
+static struct ss_server *server_of(void *view)
+{
+	return (struct ss_server *)((char *)view - offsetof(struct ss_server, view));
+}
 
 static int open_loop(struct ss_server *srv, struct ss_error *err)
 {
@@ -128,7 +141,7 @@ static int open_loop(struct ss_server *srv, struct ss_error *err)
 		signals[n++] = SIGHUP;
 	/* SIGCHLD only where the loop reaps; thread mode's workers wait for
 	 * their own children. */
-	if (srv->mode->children != NULL)
+	if (srv->view.mode->children != NULL)
 		signals[n++] = SIGCHLD;
 	signals[n] = 0;
 	/* A client that goes away must cost an EPIPE, never sockserve itself. */
@@ -136,7 +149,7 @@ static int open_loop(struct ss_server *srv, struct ss_error *err)
 	/* An ignored SIGCHLD (inherited through exec) would make the kernel reap
 	 * the handlers before anyone could wait for them. */
 	signal(SIGCHLD, SIG_DFL);
-	if (loop_open(&srv->loop, signals, on_signal, srv) < 0) {
+	if (loop_open(&srv->loop, signals, on_signal, &srv->view) < 0) {
 		ss_error_set(err, SS_ERR_START, "cannot set up the event loop: %s", strerror(errno));
 		return -1;
 	}
@@ -150,7 +163,7 @@ static int bind_socket(struct ss_server *srv)
 {
 	bool set_mode = srv->cfg.socket_mode != SS_UNSET;
 	mode_t old = set_mode ? umask((mode_t)(~srv->cfg.socket_mode & 0777)) : 0;
-	int rc = bind(srv->listen_fd, (struct sockaddr *)&srv->addr.ss, srv->addr.len);
+	int rc = bind(srv->sock.fd, (struct sockaddr *)&srv->sock.addr.ss, srv->sock.addr.len);
 	int e = errno;
 
 	if (set_mode)
@@ -165,16 +178,16 @@ static int socket_ready(struct ss_server *srv, bool listening, struct ss_error *
 {
 	const struct ss_config *cfg = &srv->cfg;
 
-	if (srv->handler->configure != NULL && srv->handler->configure(srv, srv->listen_fd) < 0) {
+	if (srv->view.handler->configure != NULL && srv->view.handler->configure(&srv->view, srv->sock.fd) < 0) {
 		ss_error_set(err, SS_ERR_START, "cannot set socket options for %s: %s", cfg->address, strerror(errno));
 		return -1;
 	}
-	if (srv->handler->connections && !listening && listen(srv->listen_fd, (int)cfg->backlog) < 0) {
+	if (srv->view.handler->connections && !listening && listen(srv->sock.fd, (int)cfg->backlog) < 0) {
 		ss_error_set(err, SS_ERR_START, "cannot listen on %s: %s", cfg->address, strerror(errno));
 		return -1;
 	}
-	srv->transport->bound(srv);
-	addr_format((struct sockaddr *)&srv->addr.ss, srv->addr.len, srv->addr_text, sizeof(srv->addr_text));
+	srv->view.transport->bound(&srv->view);
+	addr_format((struct sockaddr *)&srv->sock.addr.ss, srv->sock.addr.len, srv->sock.addr_text, sizeof(srv->sock.addr_text));
 	return 0;
 }
 
@@ -187,20 +200,20 @@ static int adopt_socket(struct ss_server *srv, struct ss_error *err)
 
 	if (handed_find(cfg->address, &h, err) < 0)
 		return -1;
-	srv->listen_fd = fcntl(h.fd, F_DUPFD_CLOEXEC, 3);
-	if (srv->listen_fd < 0) {
+	srv->sock.fd = fcntl(h.fd, F_DUPFD_CLOEXEC, 3);
+	if (srv->sock.fd < 0) {
 		ss_error_set(err, SS_ERR_START, "%s: cannot take descriptor %d: %s", cfg->address, h.fd, strerror(errno));
 		return -1;
 	}
 	/* Nothing of the socket's is left where handlers or systemd would
 	 * look; fds 0-2 get /dev/null again. */
 	close(h.fd);
-	if (hold_standard_fds() < 0 || set_nonblocking(srv->listen_fd, !srv->handler->hands_over) < 0) {
+	if (hold_standard_fds() < 0 || set_nonblocking(srv->sock.fd, !srv->view.handler->hands_over) < 0) {
 		ss_error_set(err, SS_ERR_START, "%s: cannot take descriptor %d: %s", cfg->address, h.fd, strerror(errno));
 		return -1;
 	}
-	srv->addr.len = sizeof(srv->addr.ss);
-	if (getsockname(srv->listen_fd, (struct sockaddr *)&srv->addr.ss, &srv->addr.len) < 0) {
+	srv->sock.addr.len = sizeof(srv->sock.addr.ss);
+	if (getsockname(srv->sock.fd, (struct sockaddr *)&srv->sock.addr.ss, &srv->sock.addr.len) < 0) {
 		ss_error_set(err, SS_ERR_START, "%s: cannot read the socket's address: %s", cfg->address, strerror(errno));
 		return -1;
 	}
@@ -210,7 +223,7 @@ static int adopt_socket(struct ss_server *srv, struct ss_error *err)
 /* What to do about a bind(2) that failed, for the common cases. */
 static const char *bind_hint(const struct ss_server *srv, int error)
 {
-	bool inet = srv->addr.family == AF_INET || srv->addr.family == AF_INET6;
+	bool inet = srv->sock.addr.family == AF_INET || srv->sock.addr.family == AF_INET6;
 
 	if (error == EACCES && inet)
 		return " (a port below 1024 needs root or CAP_NET_BIND_SERVICE; as root, add -u USER to serve as "
@@ -224,18 +237,18 @@ static const char *bind_hint(const struct ss_server *srv, int error)
 static int open_socket(struct ss_server *srv, struct ss_error *err)
 {
 	const struct ss_config *cfg = &srv->cfg;
-	int nonblock = srv->handler->hands_over ? 0 : SOCK_NONBLOCK;
+	int nonblock = srv->view.handler->hands_over ? 0 : SOCK_NONBLOCK;
 
-	if (srv->handed)
+	if (srv->sock.handed)
 		return adopt_socket(srv, err);
-	if (srv->transport->prepare(srv, err) < 0)
+	if (srv->view.transport->prepare(&srv->view, err) < 0)
 		return -1;
-	srv->listen_fd = socket(srv->addr.family, cfg->socktype | SOCK_CLOEXEC | nonblock, 0);
-	if (srv->listen_fd < 0) {
+	srv->sock.fd = socket(srv->sock.addr.family, cfg->socktype | SOCK_CLOEXEC | nonblock, 0);
+	if (srv->sock.fd < 0) {
 		ss_error_set(err, SS_ERR_START, "cannot create a socket for %s: %s", cfg->address, strerror(errno));
 		return -1;
 	}
-	if (srv->transport->configure(srv, srv->listen_fd, err) < 0)
+	if (srv->view.transport->configure(&srv->view, srv->sock.fd, err) < 0)
 		return -1;
 	if (bind_socket(srv) < 0) {
 		int e = errno;
@@ -270,21 +283,21 @@ int ss_server_listen(struct ss_server *srv, struct ss_error *err)
 	if (workers > 1)
 		snprintf(several, sizeof(several), ", %lld workers", workers);
 	if (notify_open(&srv->notify))
-		notify_send(&srv->notify, "READY=1\nSTATUS=listening on %s\nMAINPID=%d", srv->addr_text, (int)getpid());
+		notify_send(&srv->notify, "READY=1\nSTATUS=listening on %s\nMAINPID=%d", srv->sock.addr_text, (int)getpid());
 	log_event(&srv->log, SS_LOG_INFO, "listening",
-	          LOG_FIELDS(FSTR("address", srv->addr_text), FSTR("type", addr_type_name(cfg->socktype)),
-	                     FSTR("mode", srv->mode->name), FINT("max_children", requests_limit(srv)),
+	          LOG_FIELDS(FSTR("address", srv->sock.addr_text), FSTR("type", addr_type_name(cfg->socktype)),
+	                     FSTR("mode", srv->view.mode->name), FINT("max_children", requests_limit(&srv->view)),
 	                     FINT("workers", workers)),
-	          "listening on %s (%s, %s mode, up to %u at once%s)", srv->addr_text,
-	          addr_type_name(cfg->socktype), srv->mode->name, requests_limit(srv), several);
-	if (srv->handler->announce != NULL)
-		srv->handler->announce(srv);
+	          "listening on %s (%s, %s mode, up to %u at once%s)", srv->sock.addr_text,
+	          addr_type_name(cfg->socktype), srv->view.mode->name, requests_limit(&srv->view), several);
+	if (srv->view.handler->announce != NULL)
+		srv->view.handler->announce(&srv->view);
 	return 0;
 }
 
 const char *ss_server_address(const struct ss_server *srv)
 {
-	return srv->addr_text;
+	return srv->sock.addr_text;
 }
 
 /* ---- the listener ---- */
@@ -292,32 +305,32 @@ const char *ss_server_address(const struct ss_server *srv)
 /* Whether the listener is in the poll set: decided here, once per turn. */
 static void update_listener(struct ss_server *srv)
 {
-	bool want = srv->listen_fd >= 0 && !srv->draining && accept_room(srv) &&
-	            srv->accept_paused_until == 0 && !requests_waiting(srv) &&
-	            (srv->handler->paused == NULL || srv->handler->paused(srv, now_us()) == 0);
+	bool want = srv->sock.fd >= 0 && !srv->view.draining && accept_room(&srv->view) &&
+	            srv->sock.paused_until == 0 && !requests_waiting(&srv->view) &&
+	            (srv->view.handler->paused == NULL || srv->view.handler->paused(&srv->view, now_us()) == 0);
 	/* --workers: a connection wakes one of them, not all. */
 	uint32_t in = srv->worker > 0 ? EPOLLIN | EPOLLEXCLUSIVE : EPOLLIN;
 
-	if (loop_set(&srv->loop, &srv->listener, want ? in : 0) < 0)
+	if (loop_set(&srv->loop, &srv->sock.watch, want ? in : 0) < 0)
 		log_msg(&srv->log, SS_LOG_ERROR, "error", "cannot watch the listening socket: %s", strerror(errno));
 }
 
 static void close_listener(struct ss_server *srv)
 {
-	loop_set(&srv->loop, &srv->listener, 0);
-	close(srv->listen_fd);
-	srv->listen_fd = -1;
+	loop_set(&srv->loop, &srv->sock.watch, 0);
+	close(srv->sock.fd);
+	srv->sock.fd = -1;
 }
 
 static void start_drain(struct ss_server *srv, bool with_grace);
 
 static void on_listener(void *ctx, struct watch *w, uint32_t events)
 {
-	struct ss_server *srv = ctx;
+	struct ss_server *srv = server_of(ctx);
 
 	(void)w;
 	(void)events;
-	accept_requests(srv);
+	accept_requests(&srv->view);
 }
 
 /* ---- shutdown and signals ---- */
@@ -326,29 +339,29 @@ static void on_listener(void *ctx, struct watch *w, uint32_t events)
  * without (after --max-requests or --idle-timeout), as long as they need. */
 static void start_drain(struct ss_server *srv, bool with_grace)
 {
-	if (srv->draining) {
+	if (srv->view.draining) {
 		/* --max-requests was waiting for its handlers; now a signal came. */
 		if (with_grace && srv->grace_deadline == INT64_MAX)
 			srv->grace_deadline = now_us() + srv->cfg.grace_ms * 1000;
 		return;
 	}
-	srv->draining = true;
+	srv->view.draining = true;
 	/* Connections not yet opened are dropped like those in the backlog. */
-	openings_close(srv);
-	notify_send(&srv->notify, "STOPPING=1\nSTATUS=shutting down: %u in progress", requests_active(srv));
+	openings_close(&srv->view);
+	notify_send(&srv->notify, "STOPPING=1\nSTATUS=shutting down: %u in progress", requests_active(&srv->view));
 	/* A datagram server keeps its socket: replies still go out from it. */
-	if (srv->handler->connections && srv->listen_fd >= 0)
+	if (srv->view.handler->connections && srv->sock.fd >= 0)
 		close_listener(srv);
 	/* (--workers: the socket's path is the supervisor's to remove.) */
 	if (srv->worker == 0)
-		srv->transport->cleanup(srv);
+		srv->view.transport->cleanup(&srv->view);
 	if (!with_grace) {
 		srv->grace_deadline = INT64_MAX;
 		return;
 	}
 	srv->grace_deadline = now_us() + srv->cfg.grace_ms * 1000;
 	log_msg(&srv->log, SS_LOG_INFO, "shutdown", "shutting down: %u in progress, waiting up to %.1f s",
-	        requests_active(srv), (double)srv->cfg.grace_ms / 1000.0);
+	        requests_active(&srv->view), (double)srv->cfg.grace_ms / 1000.0);
 }
 
 static void stop_now(struct ss_server *srv, const char *why)
@@ -356,28 +369,28 @@ static void stop_now(struct ss_server *srv, const char *why)
 	if (srv->killed)
 		return;
 	srv->killed = true;
-	if (requests_active(srv) > 0)
-		log_msg(&srv->log, SS_LOG_INFO, "kill", "%s: killing %u handlers", why, requests_active(srv));
-	requests_signal(srv, SIGKILL);
-	requests_drop_deferred(srv);
+	if (requests_active(&srv->view) > 0)
+		log_msg(&srv->log, SS_LOG_INFO, "kill", "%s: killing %u handlers", why, requests_active(&srv->view));
+	requests_signal(&srv->view, SIGKILL);
+	requests_drop_deferred(&srv->view);
 }
 
 /* The counts, as SIGUSR1's line and systemd's STATUS= give them. */
 static void status_text(const struct ss_server *srv, char *buf, size_t size)
 {
 	snprintf(buf, size, "%u in progress, %llu handled, %llu failed, %llu rejected, %llu timed out, %llu dropped",
-	         requests_active(srv), (unsigned long long)srv->counts.n[COUNT_HANDLED], (unsigned long long)srv->counts.n[COUNT_FAILED],
+	         requests_active(&srv->view), (unsigned long long)srv->counts.n[COUNT_HANDLED], (unsigned long long)srv->counts.n[COUNT_FAILED],
 	         (unsigned long long)srv->counts.n[COUNT_REJECTED], (unsigned long long)srv->counts.n[COUNT_TIMED_OUT],
 	         (unsigned long long)srv->counts.n[COUNT_DROPPED]);
 }
 
 static void print_status(struct ss_server *srv)
 {
-	char text[STATUS_TEXT_MAX];
+	char text[NOTIFY_STATUS_MAX];
 
 	status_text(srv, text, sizeof(text));
 	log_event(&srv->log, SS_LOG_ALWAYS, "status",
-	          LOG_FIELDS(FINT("in_progress", requests_active(srv)), FINT("handled", (long long)srv->counts.n[COUNT_HANDLED]),
+	          LOG_FIELDS(FINT("in_progress", requests_active(&srv->view)), FINT("handled", (long long)srv->counts.n[COUNT_HANDLED]),
 	                     FINT("failed", (long long)srv->counts.n[COUNT_FAILED]), FINT("rejected", (long long)srv->counts.n[COUNT_REJECTED]),
 	                     FINT("timed_out", (long long)srv->counts.n[COUNT_TIMED_OUT]), FINT("dropped", (long long)srv->counts.n[COUNT_DROPPED])),
 	          "status: %s", text);
@@ -385,7 +398,7 @@ static void print_status(struct ss_server *srv)
 
 static void on_signal(void *ctx, struct watch *w, uint32_t events)
 {
-	struct ss_server *srv = ctx;
+	struct ss_server *srv = server_of(ctx);
 	struct signalfd_siginfo si;
 	bool children = false;
 
@@ -398,7 +411,7 @@ static void on_signal(void *ctx, struct watch *w, uint32_t events)
 		case SIGTERM:
 		case SIGINT:
 		case SIGHUP:
-			if (!srv->draining || srv->grace_deadline == INT64_MAX)
+			if (!srv->view.draining || srv->grace_deadline == INT64_MAX)
 				start_drain(srv, true);
 			else
 				stop_now(srv, "second signal");
@@ -408,8 +421,8 @@ static void on_signal(void *ctx, struct watch *w, uint32_t events)
 			break;
 		}
 	}
-	if (children && srv->mode->children != NULL)
-		srv->mode->children(srv);
+	if (children && srv->view.mode->children != NULL)
+		srv->view.mode->children(&srv->view);
 }
 
 /* ---- deadlines ---- */
@@ -417,19 +430,12 @@ static void on_signal(void *ctx, struct watch *w, uint32_t events)
 /* STATUS= for systemd when the counts change, at most once a second. */
 static int64_t send_status(struct ss_server *srv, int64_t now)
 {
-	char text[STATUS_TEXT_MAX];
+	char text[NOTIFY_STATUS_MAX];
 
-	if (srv->notify.fd < 0 || srv->draining)
+	if (srv->notify.fd < 0 || srv->view.draining)
 		return INT64_MAX;
 	status_text(srv, text, sizeof(text));
-	if (strcmp(text, srv->status_sent) == 0)
-		return INT64_MAX;
-	if (now - srv->status_sent_us < 1000000)
-		return srv->status_sent_us + 1000000;
-	notify_send(&srv->notify, "STATUS=%s", text);
-	memcpy(srv->status_sent, text, sizeof(text));
-	srv->status_sent_us = now;
-	return INT64_MAX;
+	return notify_status(&srv->notify, text, now);
 }
 
 /* Act on every deadline that is due at now; return the nearest one left
@@ -440,9 +446,9 @@ static int64_t send_status(struct ss_server *srv, int64_t now)
  * --idle-timeout. */
 static int64_t server_deadlines(struct ss_server *srv, int64_t now)
 {
-	int64_t next = requests_deadlines(srv, now), log_next = log_flush(&srv->log, now);
-	int64_t retry = requests_retry(srv, now), status = send_status(srv, now);
-	int64_t opening = openings_deadlines(srv, now);
+	int64_t next = requests_deadlines(&srv->view, now), log_next = log_flush(&srv->log, now);
+	int64_t retry = requests_retry(&srv->view, now), status = send_status(srv, now);
+	int64_t opening = openings_deadlines(&srv->view, now);
 
 	if (log_next < next)
 		next = log_next;
@@ -454,29 +460,29 @@ static int64_t server_deadlines(struct ss_server *srv, int64_t now)
 		next = opening;
 	/* Counted when a request is taken: on the accept path, or when a
 	 * connection has opened. */
-	if (!srv->draining && requests_max_reached(srv)) {
+	if (!srv->view.draining && requests_max_reached(&srv->view)) {
 		log_msg(&srv->log, SS_LOG_INFO, "max_requests", "took %llu requests: no more",
-		        (unsigned long long)srv->received);
+		        (unsigned long long)requests_received(&srv->view));
 		start_drain(srv, false);
 	}
 
-	if (srv->draining && !srv->killed) {
+	if (srv->view.draining && !srv->killed) {
 		if (now >= srv->grace_deadline)
 			stop_now(srv, "grace period over");
 		else if (srv->grace_deadline < next)
 			next = srv->grace_deadline;
 	}
-	int64_t paused = srv->handler->paused != NULL ? srv->handler->paused(srv, now) : 0;
+	int64_t paused = srv->view.handler->paused != NULL ? srv->view.handler->paused(&srv->view, now) : 0;
 	if (paused != 0 && paused < next)
 		next = paused;
-	if (srv->accept_paused_until != 0) {
-		if (now >= srv->accept_paused_until || srv->draining)
-			srv->accept_paused_until = 0;
-		else if (srv->accept_paused_until < next)
-			next = srv->accept_paused_until;
+	if (srv->sock.paused_until != 0) {
+		if (now >= srv->sock.paused_until || srv->view.draining)
+			srv->sock.paused_until = 0;
+		else if (srv->sock.paused_until < next)
+			next = srv->sock.paused_until;
 	}
-	if (srv->cfg.idle_timeout_ms != SS_NO_TIME && !srv->draining && requests_active(srv) == 0) {
-		int64_t idle = srv->last_activity_us + srv->cfg.idle_timeout_ms * 1000;
+	if (srv->cfg.idle_timeout_ms != SS_NO_TIME && !srv->view.draining && requests_active(&srv->view) == 0) {
+		int64_t idle = requests_idle_since(&srv->view) + srv->cfg.idle_timeout_ms * 1000;
 		if (now >= idle) {
 			log_msg(&srv->log, SS_LOG_INFO, "idle", "no request for %.3g s: exiting",
 			        (double)srv->cfg.idle_timeout_ms / 1000.0);
@@ -508,15 +514,15 @@ int ss_server_run(struct ss_server *srv, struct ss_error *err)
 		if (open_loop(srv, err) < 0)
 			return -1;
 	}
-	if (srv->mode->open != NULL && srv->mode->open(srv, err) < 0)
+	if (srv->view.mode->open != NULL && srv->view.mode->open(&srv->view, err) < 0)
 		return -1;
-	srv->listener = (struct watch){ .fd = srv->listen_fd, .fn = on_listener };
-	srv->last_activity_us = now_us();
+	srv->sock.watch = (struct watch){ .fd = srv->sock.fd, .fn = on_listener };
+	requests_touch(&srv->view);
 	for (;;) {
 		int64_t now = now_us(), next = server_deadlines(srv, now);
-		if (srv->draining && requests_active(srv) == 0 && !requests_waiting(srv))
+		if (srv->view.draining && requests_active(&srv->view) == 0 && !requests_waiting(&srv->view))
 			return 0;
-		accept_parked(srv);
+		accept_parked(&srv->view);
 		update_listener(srv);
 		if (loop_once(&srv->loop, wait_ms(next, now)) < 0) {
 			ss_error_set(err, SS_ERR_RUN, "event loop failed: %s", strerror(errno));
@@ -530,22 +536,22 @@ void ss_server_free(struct ss_server *srv)
 	if (srv == NULL)
 		return;
 	/* The socket's path is the supervisor's to remove, not a worker's. */
-	if (srv->transport != NULL && srv->worker == 0)
-		srv->transport->cleanup(srv);
-	if (srv->listen_fd >= 0)
-		close(srv->listen_fd);
-	if (srv->mode != NULL && srv->mode->close != NULL)
-		srv->mode->close(srv);
+	if (srv->view.transport != NULL && srv->worker == 0)
+		srv->view.transport->cleanup(&srv->view);
+	if (srv->sock.fd >= 0)
+		close(srv->sock.fd);
+	if (srv->view.mode != NULL && srv->view.mode->close != NULL)
+		srv->view.mode->close(&srv->view);
 	loop_close(&srv->loop);
-	requests_free(srv);
-	openings_free(srv);
+	requests_free(&srv->view);
+	openings_free(&srv->view);
 	env_template_free(&srv->env);
-	ip_counts_free(&srv->per_ip);
-	rate_free(&srv->rate);
-	acl_free(&srv->acl);
+	ip_counts_free(&srv->admission.per_ip);
+	rate_free(&srv->admission.rate);
+	acl_free(&srv->admission.acl);
 	identity_free(&srv->identity);
-	if (srv->handler != NULL && srv->handler->close != NULL && srv->handler_ctx != NULL)
-		srv->handler->close(srv);
+	if (srv->view.handler != NULL && srv->view.handler->close != NULL && srv->view.handler_ctx != NULL)
+		srv->view.handler->close(&srv->view);
 	bool replaced;
 	if (pid_file_remove(&srv->pidfile, &replaced) < 0)
 		log_msg(&srv->log, SS_LOG_ERROR, "cleanup", "cannot remove the pid file %s: %s", srv->cfg.pidfile,
@@ -554,8 +560,8 @@ void ss_server_free(struct ss_server *srv)
 		log_msg(&srv->log, SS_LOG_ERROR, "cleanup", "the pid file %s is no longer the file sockserve wrote: "
 		        "left alone", srv->cfg.pidfile);
 	spawn_plan_free(&srv->plan);
-	free(srv->transport_ctx);
-	free(srv->handler_ctx);
+	free(srv->view.transport_ctx);
+	free(srv->view.handler_ctx);
 	notify_close(&srv->notify);
 	log_close(&srv->log);
 	free(srv);

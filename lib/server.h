@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * The state of one server, which the axes and the request table read.  No
- * function of server.c is declared here: the layers below never call up.
+ * The state of one server: server.c's, and workers.c's (which forks and
+ * supervises servers).  No other file includes this: the layers below are
+ * handed the view (view.h).  Its parts belong to their files (request.c,
+ * opening.c, admission.c, counts.h, notify.c, each axis its context), which
+ * alone change them.
  */
 #ifndef SS_SERVER_H
 #define SS_SERVER_H
 
-#include "acl.h"
+#include "admission.h"
 #include "addr.h"
 #include "axes.h"
 #include "counts.h"
@@ -20,55 +23,29 @@
 #include "request.h"
 #include "spawn.h"
 #include "tls.h"
-
-/* The counts as one line of text (SIGUSR1, systemd's STATUS=). */
-#define STATUS_TEXT_MAX 192
+#include "view.h"
 
 struct ss_server {
 	struct ss_config cfg;
-	const struct transport *transport;
-	const struct handler *handler;
-	const struct mode *mode;
-	void *transport_ctx;          /* each axis's server-wide state */
-	void *handler_ctx;
-	void *mode_ctx;
-
-	struct address addr;
-	char addr_text[ADDR_TEXT_MAX]; /* as bound */
-	const char *proto;             /* "TCP", "UDP" or "UNIX" */
-	int listen_fd;
-	bool handed;                   /* the socket was handed in (fd:N, systemd) */
-	struct watch listener;
-
+	struct view view;             /* what the layers below are handed */
+	struct listening sock;
 	struct logger log;
 	struct spawn_plan plan;
 	struct env_template env;
 	struct loop loop;
-
+	struct counts counts;         /* the status's numbers (count() adds) */
 	struct requests requests;     /* request.c's */
-	struct openings openings;     /* connections opening (opening.c) */
-	struct ip_counts per_ip;      /* --max-per-ip */
-	struct rate_table rate;       /* --rate */
-	struct acl acl;               /* --allow, --deny */
+	struct openings openings;     /* opening.c's */
+	struct admission admission;   /* admission.c's */
 	struct identity identity;     /* --user, --group */
 	struct pid_file pidfile;      /* --pidfile, held while serving */
-	int64_t accept_paused_until;  /* descriptor exhaustion back-off */
-	int64_t starved_logged_us;    /* when running out of descriptors was last logged */
-
+	struct notifier notify;       /* NOTIFY_SOCKET, and the STATUS= it last sent */
 	int worker;                   /* --workers: this process's number (1...); 0: the
 	                                 only server, or the workers' supervisor */
-
-	bool draining;
+	/* draining (view.draining): the end of --grace, and whether the
+	 * handlers were killed at it */
+	int64_t grace_deadline;       /* INT64_MAX: wait for the handlers however long */
 	bool killed;
-	int64_t grace_deadline;     /* INT64_MAX: wait for the handlers however long */
-	int64_t last_activity_us;   /* a request arrived or ended: for --idle-timeout */
-	uint64_t received;          /* requests taken: for --max-requests */
-
-	struct counts counts;         /* the status's numbers */
-
-	struct notifier notify;       /* NOTIFY_SOCKET */
-	int64_t status_sent_us;       /* when STATUS= last went */
-	char status_sent[STATUS_TEXT_MAX]; /* what it told */
 };
 
 #endif

@@ -6,28 +6,31 @@
  * whole header is there.
  */
 #include "admission.h"
-#include "opening.h"
-#include "server.h"
+#include "stage.h"
+#include "log.h"
+#include "request.h"
+#include "view.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
 
-static bool proxy_wanted(const struct ss_server *srv)
+static bool proxy_wanted(const struct view *v)
 {
-	return srv->cfg.proxy_protocol;
+	return v->cfg->proxy_protocol;
 }
 
-static enum step proxy_begin(struct ss_server *srv, struct request *req, char *why, size_t size)
+static enum step proxy_begin(struct view *v, struct request *req, char *why, size_t size)
 {
 	(void)why;
 	(void)size;
-	if (!admission_proxy_trusted(srv, req))
+	if (!admission_proxy_trusted(v, req))
 		return STEP_REFUSED;
 	proxy_reader_init(&req->proxy);
 	return STEP_DONE;
 }
 
-static enum step proxy_step(struct ss_server *srv, struct request *req, uint32_t events, char *why, size_t size)
+static enum step proxy_step(struct view *v, struct request *req, uint32_t events, char *why, size_t size)
 {
 	const char *problem = NULL;
 	enum proxy_result got = proxy_read(req->fd, &req->proxy, &problem);
@@ -48,7 +51,7 @@ static enum step proxy_step(struct ss_server *srv, struct request *req, uint32_t
 		}
 		return STEP_READ;
 	}
-	if (log_enabled(&srv->log, SS_LOG_DEBUG))
+	if (log_enabled(v->log, SS_LOG_DEBUG))
 		addr_format((struct sockaddr *)&req->peer, req->peer_len, via, sizeof(via));
 	if (!h->keep) {
 		memcpy(&req->peer, &h->source, sizeof(req->peer));
@@ -56,10 +59,10 @@ static enum step proxy_step(struct ss_server *srv, struct request *req, uint32_t
 		memcpy(&req->local, &h->destination, sizeof(req->local));
 		req->has_local = true;
 	}
-	if (log_enabled(&srv->log, SS_LOG_DEBUG)) {
+	if (log_enabled(v->log, SS_LOG_DEBUG)) {
 		char from[ADDR_TEXT_MAX];
 		addr_format((struct sockaddr *)&req->peer, req->peer_len, from, sizeof(from));
-		log_event(&srv->log, SS_LOG_DEBUG, "proxy",
+		log_event(v->log, SS_LOG_DEBUG, "proxy",
 		          LOG_FIELDS(FSTR("remote", from), FSTR("via", via), FINT("version", h->version),
 		                     FINT("bytes", (long long)h->length), FINT("kept", h->keep)),
 		          "%s: PROXY v%d header (%zu bytes) from %s%s", from, h->version, h->length, via,

@@ -5,36 +5,38 @@
  * refused client costs no handshake.
  */
 #include "handler_tls.h"
-#include "opening.h"
-#include "server.h"
+#include "stage.h"
+#include "log.h"
+#include "request.h"
+#include "view.h"
 
 #include <stdio.h>
 #include <sys/epoll.h>
 
-static bool tls_wanted(const struct ss_server *srv)
+static bool tls_wanted(const struct view *v)
 {
-	return handler_tls_context(srv) != NULL;
+	return handler_tls_context(v) != NULL;
 }
 
-static enum step tls_begin(struct ss_server *srv, struct request *req, char *why, size_t size)
+static enum step tls_begin(struct view *v, struct request *req, char *why, size_t size)
 {
-	req->tls = tls_conn_new(handler_tls_context(srv), req->fd);
+	req->tls = tls_conn_new(handler_tls_context(v), req->fd);
 	if (req->tls != NULL)
 		return STEP_DONE;
 	snprintf(why, size, "out of memory for a TLS connection");
 	return STEP_FAIL;
 }
 
-static enum step tls_step(struct ss_server *srv, struct request *req, uint32_t events, char *why, size_t size)
+static enum step tls_step(struct view *v, struct request *req, uint32_t events, char *why, size_t size)
 {
 	(void)events;
 	switch (tls_handshake(req->tls, why, size)) {
 	case TLS_DONE:
-		if (log_enabled(&srv->log, SS_LOG_DEBUG)) {
+		if (log_enabled(v->log, SS_LOG_DEBUG)) {
 			char from[ADDR_TEXT_MAX], what[128];
 			addr_format((struct sockaddr *)&req->peer, req->peer_len, from, sizeof(from));
 			tls_summary(req->tls, what, sizeof(what));
-			log_event(&srv->log, SS_LOG_DEBUG, "tls_handshake",
+			log_event(v->log, SS_LOG_DEBUG, "tls_handshake",
 			          LOG_FIELDS(FSTR("remote", from), FSTR("tls", what)), "%s: TLS handshake done: %s", from,
 			          what);
 		}

@@ -4,7 +4,9 @@
  * address after it, per-connection options, each datagram's destination
  * address (packet info), and the TCP.../UDP... variables of tcp-environ(5).
  */
-#include "server.h"
+#include "axes.h"
+#include "request.h"
+#include "view.h"
 
 #include <arpa/inet.h>
 #include <bsd/string.h>
@@ -45,9 +47,9 @@ static const struct pktinfo *pktinfo_for(int family)
 	return &pktinfos[family == AF_INET6];
 }
 
-static struct inet *inet_of(const struct ss_server *srv)
+static struct inet *inet_of(const struct view *v)
 {
-	return srv->transport_ctx;
+	return v->transport_ctx;
 }
 
 static int set_flag(int fd, int level, int name, int on)
@@ -55,9 +57,9 @@ static int set_flag(int fd, int level, int name, int on)
 	return setsockopt(fd, level, name, &on, sizeof(on));
 }
 
-static int inet_configure(struct ss_server *srv, int fd, struct ss_error *err)
+static int inet_configure(struct view *v, int fd, struct ss_error *err)
 {
-	const struct ss_config *cfg = &srv->cfg;
+	const struct ss_config *cfg = v->cfg;
 
 	if (cfg->reuse_addr && set_flag(fd, SOL_SOCKET, SO_REUSEADDR, 1) < 0)
 		goto fail;
@@ -65,7 +67,7 @@ static int inet_configure(struct ss_server *srv, int fd, struct ss_error *err)
 		goto fail;
 	/* Set either way: [::] is dual-stack unless --v6only, whatever the
 	 * system's net.ipv6.bindv6only says. */
-	if (srv->addr.family == AF_INET6 && set_flag(fd, IPPROTO_IPV6, IPV6_V6ONLY, cfg->v6only) < 0)
+	if (v->sock->addr.family == AF_INET6 && set_flag(fd, IPPROTO_IPV6, IPV6_V6ONLY, cfg->v6only) < 0)
 		goto fail;
 	return 0;
 fail:
@@ -80,42 +82,42 @@ static bool is_wildcard(const struct sockaddr *sa)
 	return IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)sa)->sin6_addr);
 }
 
-static void inet_bound(struct ss_server *srv)
+static void inet_bound(struct view *v)
 {
-	struct inet *t = inet_of(srv);
+	struct inet *t = inet_of(v);
 	struct sockaddr_storage bound;
 	socklen_t len = sizeof(bound);
-	const struct sockaddr *sa = (const struct sockaddr *)&srv->addr.ss;
+	const struct sockaddr *sa = (const struct sockaddr *)&v->sock->addr.ss;
 
 	/* Port 0 becomes the port the kernel chose. */
-	if (getsockname(srv->listen_fd, (struct sockaddr *)&bound, &len) == 0) {
-		memcpy(&srv->addr.ss, &bound, len);
-		srv->addr.len = len;
+	if (getsockname(v->sock->fd, (struct sockaddr *)&bound, &len) == 0) {
+		memcpy(&v->sock->addr.ss, &bound, len);
+		v->sock->addr.len = len;
 	}
 	/* A wildcard listener learns its local address per connection. */
 	t->local_known = !is_wildcard(sa);
 	addr_ip_port(sa, t->local_ip, sizeof(t->local_ip), &t->local_port);
 }
 
-static void inet_accepted(struct ss_server *srv, struct request *req)
+static void inet_accepted(struct view *v, struct request *req)
 {
-	if (srv->cfg.nodelay)
+	if (v->cfg->nodelay)
 		set_flag(req->fd, IPPROTO_TCP, TCP_NODELAY, 1);
 }
 
-static void inet_describe(struct ss_server *srv, struct request *req)
+static void inet_describe(struct view *v, struct request *req)
 {
-	const struct inet *t = inet_of(srv);
+	const struct inet *t = inet_of(v);
 	const struct sockaddr *peer = (const struct sockaddr *)&req->peer;
-	const char *p = srv->handler->var_prefix;
+	const char *p = v->handler->var_prefix;
 	char ip[INET6_ADDRSTRLEN], name[32];
 	unsigned port;
 
 	env_reset(&req->env);
-	env_add(&req->env, "PROTO", "%s", srv->proto);
+	env_add(&req->env, "PROTO", "%s", v->sock->proto);
 	if (req->peer_len == 0) {
 		/* --wait: the socket itself; COMMAND meets its peers */
-		strlcpy(req->remote, srv->addr_text, sizeof(req->remote));
+		strlcpy(req->remote, v->sock->addr_text, sizeof(req->remote));
 		snprintf(name, sizeof(name), "%sLOCALIP", p);
 		env_add(&req->env, name, "%s", t->local_ip);
 		snprintf(name, sizeof(name), "%sLOCALPORT", p);
@@ -134,7 +136,7 @@ static void inet_describe(struct ss_server *srv, struct request *req)
 		socklen_t len = sizeof(req->local);
 		if (!req->has_local && (req->fd < 0 ||
 		                        getsockname(req->fd, (struct sockaddr *)&req->local, &len) < 0))
-			memcpy(&req->local, &srv->addr.ss, sizeof(req->local));
+			memcpy(&req->local, &v->sock->addr.ss, sizeof(req->local));
 		addr_ip_port((struct sockaddr *)&req->local, ip, sizeof(ip), &port);
 		env_add(&req->env, name, "%s", ip);
 	}
@@ -147,14 +149,14 @@ static void inet_describe(struct ss_server *srv, struct request *req)
 	env_add(&req->env, name, "%u", port);
 }
 
-static int inet_packet_info_on(struct ss_server *srv, int fd)
+static int inet_packet_info_on(struct view *v, int fd)
 {
-	const struct pktinfo *pi = pktinfo_for(srv->addr.family);
+	const struct pktinfo *pi = pktinfo_for(v->sock->addr.family);
 
 	return set_flag(fd, pi->level, pi->on_option, 1);
 }
 
-static void inet_packet_info(struct ss_server *srv, struct request *req, struct msghdr *msg)
+static void inet_packet_info(struct view *v, struct request *req, struct msghdr *msg)
 {
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c != NULL; c = CMSG_NXTHDR(msg, c)) {
 		const struct pktinfo *pi = pktinfo_for(c->cmsg_level == IPPROTO_IPV6 ? AF_INET6 : AF_INET);
@@ -166,7 +168,7 @@ static void inet_packet_info(struct ss_server *srv, struct request *req, struct 
 		req->local.ss_family = (sa_family_t)pi->family;
 		memcpy((char *)&req->local + pi->sa_off, CMSG_DATA(c) + pi->dst_off, pi->addr_size);
 		/* sin_port and sin6_port are at the same place */
-		local->sin6_port = htons((uint16_t)inet_of(srv)->local_port);
+		local->sin6_port = htons((uint16_t)inet_of(v)->local_port);
 		req->has_local = true;
 	}
 }
@@ -185,16 +187,16 @@ static void inet_reply_from(const struct request *req, struct msghdr *msg, void 
 	memcpy(CMSG_DATA(c) + pi->src_off, (const char *)&req->local + pi->sa_off, pi->addr_size);
 }
 
-static int inet_prepare(struct ss_server *srv, struct ss_error *err)
+static int inet_prepare(struct view *v, struct ss_error *err)
 {
-	(void)srv;
+	(void)v;
 	(void)err;
 	return 0;
 }
 
-static void inet_cleanup(struct ss_server *srv)
+static void inet_cleanup(struct view *v)
 {
-	(void)srv;
+	(void)v;
 }
 
 const struct transport transport_inet = {

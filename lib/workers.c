@@ -265,7 +265,7 @@ static void on_signals(struct supervisor *s)
 				notify_send(&s->srv->notify, "STOPPING=1");
 				/* As one server does: new clients of a unix
 				 * socket's path fail at once. */
-				s->srv->transport->cleanup(s->srv);
+				s->srv->view.transport->cleanup(&s->srv->view);
 				s->kill_at = now_us() + s->srv->cfg.grace_ms * 1000 + STOP_MARGIN_US;
 			} else {
 				/* the workers kill their handlers at once */
@@ -303,8 +303,8 @@ static int become_worker(struct supervisor *s, unsigned k)
 	pid_file_close(&srv->pidfile);
 	/* --max-children and --max-openings are totals: each worker has its
 	 * share. */
-	requests_share(srv, s->n);
-	srv->openings.max = (srv->openings.max + s->n - 1) / s->n;
+	requests_share(&srv->view, s->n);
+	openings_share(&srv->view, s->n);
 	return 1;
 }
 

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: BSD-2-Clause
 """layers.py OBJDIR SRCDIR: the call graph between lib/'s files, from the symbols each
 object file defines and uses (nm); prints the layers from the top down and
-exits 1 if any files call each other in a cycle."""
+exits 1 if any files call each other in a cycle, or if a file other than
+server.c and workers.c includes server.h (the others are handed the view)."""
 import os
 import subprocess
 import sys
@@ -48,11 +49,20 @@ for v in edges:
     if v not in index:
         visit(v)
 cycles = [c for c in comps if len(c) > 1]
+SERVER_H_OWNERS = {"server.c", "workers.c", "server.h"}
+wrong = []
+for name in sorted(os.listdir(srcdir)):
+    if name.endswith((".c", ".h")) and name not in SERVER_H_OWNERS:
+        with open(os.path.join(srcdir, name)) as f:
+            if any(line.strip().startswith("#include") and '"server.h"' in line for line in f):
+                wrong.append(name)
+for name in wrong:
+    print("%s includes server.h: only server.c and workers.c may (hand it the view, view.h)" % name)
 for c in cycles:
     print("cycle: " + " <-> ".join(sorted(c)))
     for u in sorted(c):
         print("  %s calls %s" % (u, ", ".join(w for w in edges[u] if w in c)))
-if cycles:
+if cycles or wrong:
     sys.exit(1)
 
 # Depth: leaves are 0, a file is one above the deepest file it calls.
