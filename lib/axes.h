@@ -77,6 +77,10 @@ struct handler {
 	/* The request is the listening socket itself (--wait): it stays in
 	 * blocking mode, for COMMAND, and a request has no peer. */
 	bool hands_over;
+	/* Its spawn forks a process that goes on with the loop's state (the TLS
+	 * relay): fork mode then spawns from the loop, never from a helper
+	 * thread. */
+	bool spawn_in_loop;
 	/* A slot's state, on its first use and at the end. */
 	int (*slot_open)(struct view *v, struct request *req);
 	void (*slot_close)(struct view *v, struct request *req);

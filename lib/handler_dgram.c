@@ -245,8 +245,6 @@ static int dgram_spawn(struct view *v, struct request *req, struct spawn_child *
 		return rc;
 	d->in_fd = d->pipes[1];
 	d->out_fd = d->pipes[2];
-	d->in_w = (struct watch){ .fd = d->in_fd, .fn = on_in, .data = d };
-	d->out_w = (struct watch){ .fd = d->out_fd, .fn = on_out, .data = d };
 	close(d->pipes[0]);
 	close(d->pipes[3]);
 	for (int i = 0; i < 4; i++)
@@ -258,6 +256,10 @@ static void dgram_watch(struct view *v, struct request *req)
 {
 	struct dgram *d = dgram_of(req);
 
+	/* In the loop (a spawn may run in another thread, and the loop may
+	 * still hold an event for the watches' last use). */
+	d->in_w = (struct watch){ .fd = d->in_fd, .fn = on_in, .data = d };
+	d->out_w = (struct watch){ .fd = d->out_fd, .fn = on_out, .data = d };
 	/* A small packet fits in the pipe at once: no need to wait for room. */
 	if (pump_in(v, d))
 		loop_set(v->loop, &d->in_w, EPOLLOUT);

@@ -262,6 +262,7 @@ const struct handler handler_tls = {
 	.name = "tls",
 	.var_prefix = "TCP",
 	.connections = true,
+	.spawn_in_loop = true,
 	.ctx_size = sizeof(struct tls_state),
 	.open = tls_open,
 	.close = tls_close,

@@ -15,6 +15,7 @@
  * so a signal cannot reach a process that was given a recycled pid.
  */
 #include "axes.h"
+#include "handback.h"
 #include "log.h"
 #include "request.h"
 #include "spawn.h"
@@ -22,13 +23,12 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <semaphore.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -46,15 +46,13 @@ struct worker {
 	int pending_signal;   /* asked for before the handler ran */
 	struct view *v;
 	struct request *req;
-	struct worker *done_next;
+	struct handback_node back;
 };
 
 struct pool {
-	pthread_mutex_t lock;  /* pids and reaping; the done list */
+	pthread_mutex_t lock;  /* pids and reaping */
 	pthread_attr_t attr;
-	int event_fd;          /* a worker finished: the loop reads the done list */
-	struct watch done_w;
-	struct worker *done;   /* finished requests, newest first */
+	struct handback back;  /* finished requests */
 };
 
 static unsigned thread_limit(const struct ss_config *cfg)
@@ -74,7 +72,6 @@ static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
 	struct pool *pool = pool_of(w->v);
-	uint64_t one = 1;
 
 	pthread_setname_np(pthread_self(), "ss-worker");
 	for (;;) {
@@ -83,12 +80,7 @@ static void *worker_main(void *arg)
 		if (w->quit)
 			return NULL;
 		w->error = serve(w->v, w->req);
-		pthread_mutex_lock(&pool->lock);
-		w->done_next = pool->done;
-		pool->done = w;
-		pthread_mutex_unlock(&pool->lock);
-		/* Cannot fail short of a counter overflow: the loop reads it. */
-		(void)!write(pool->event_fd, &one, sizeof(one));
+		handback_push(&pool->back, &w->back);
 	}
 }
 
@@ -160,26 +152,11 @@ static pid_t thread_signal(struct view *v, struct request *req, int sig)
 static void on_done(void *ctx, struct watch *watch, uint32_t events)
 {
 	struct view *v = ctx;
-	struct pool *pool = pool_of(v);
-	struct worker *list, *oldest_first = NULL;
-	uint64_t count;
 
-	(void)watch;
 	(void)events;
-	if (read(pool->event_fd, &count, sizeof(count)) < 0)
-		return;
-	pthread_mutex_lock(&pool->lock);
-	list = pool->done;
-	pool->done = NULL;
-	pthread_mutex_unlock(&pool->lock);
-	while (list != NULL) {
-		struct worker *next = list->done_next;
-		list->done_next = oldest_first;
-		oldest_first = list;
-		list = next;
-	}
-	for (struct worker *w = oldest_first, *next; w != NULL; w = next) {
-		next = w->done_next;
+	for (struct handback_node *n = handback_take(watch->data), *next; n != NULL; n = next) {
+		struct worker *w = (struct worker *)((char *)n - offsetof(struct worker, back));
+		next = n->next;
 		if (w->error != 0)
 			request_not_started(v, w->req, w->error);
 		else
@@ -242,9 +219,7 @@ static int thread_open(struct view *v, struct ss_error *err)
 	pthread_mutex_init(&pool->lock, NULL);
 	pthread_attr_init(&pool->attr);
 	pthread_attr_setstacksize(&pool->attr, stack);
-	pool->event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	pool->done_w = (struct watch){ .fd = pool->event_fd, .fn = on_done };
-	if (pool->event_fd < 0 || loop_set(v->loop, &pool->done_w, EPOLLIN) < 0) {
+	if (handback_open(&pool->back, v->loop, on_done, &pool->back) < 0) {
 		ss_error_set(err, SS_ERR_START, "cannot set up thread mode: %s", strerror(errno));
 		return -1;
 	}
@@ -271,8 +246,7 @@ static void thread_close(struct view *v)
 		free(w);
 		requests_at(v, i)->mode_ctx = NULL;
 	}
-	if (pool->event_fd >= 0)
-		close(pool->event_fd);
+	handback_close(&pool->back);
 	pthread_mutex_destroy(&pool->lock);
 	pthread_attr_destroy(&pool->attr);
 	free(pool);

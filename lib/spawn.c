@@ -155,12 +155,14 @@ typedef int clone_fn(int (*)(void *), void *, int, void *, ...);
 #include <dlfcn.h>
 static clone_fn *libc_clone(void)
 {
-	static clone_fn *fn;
+	static clone_fn *cached; /* spawns run in several threads */
+	clone_fn *fn = __atomic_load_n(&cached, __ATOMIC_ACQUIRE);
 	if (fn == NULL) {
 		void *libc = dlopen("libc.so.6", RTLD_LAZY | RTLD_NOLOAD);
 		fn = libc != NULL ? (clone_fn *)dlsym(libc, "clone") : NULL;
 		if (fn == NULL)
 			fn = clone;
+		__atomic_store_n(&cached, fn, __ATOMIC_RELEASE);
 	}
 	return fn;
 }
@@ -252,6 +254,9 @@ struct child_args {
 struct spawn_child {
 	_Alignas(16) char stack[SPAWN_CHILD_STACK];
 	struct child_args args;
+	/* The child's pid, written by the kernel (CLONE_PARENT_SETTID) before
+	 * the child first runs, so before it can exit and be reaped. */
+	pid_t pid;
 };
 
 /* Kernel sigaction for SIG_DFL: all zeros (handler 0, no flags, empty mask),
@@ -362,6 +367,16 @@ int spawn_child_error(const struct spawn_child *child)
 	return child != NULL ? child->args.error : 0;
 }
 
+pid_t spawn_child_pid(const struct spawn_child *child)
+{
+	return __atomic_load_n(&child->pid, __ATOMIC_ACQUIRE);
+}
+
+void spawn_child_reset(struct spawn_child *child)
+{
+	__atomic_store_n(&child->pid, 0, __ATOMIC_RELEASE);
+}
+
 int spawn_handler(const struct spawn_plan *plan, int in, int out, int stderr_socket,
                   char *const envp[], struct spawn_child *async, pid_t *pid)
 {
@@ -376,8 +391,8 @@ int spawn_handler(const struct spawn_plan *plan, int in, int out, int stderr_soc
 		 * and has a copy of the descriptor table, so the caller may close
 		 * its copies of in, out and errfd right away. */
 		async->args = a;
-		child = libc_clone()(spawn_child, async->stack + sizeof(async->stack), CLONE_VM | SIGCHLD,
-		                     &async->args);
+		child = libc_clone()(spawn_child, async->stack + sizeof(async->stack),
+		                     CLONE_VM | CLONE_PARENT_SETTID | SIGCHLD, &async->args, &async->pid);
 		if (child < 0)
 			return errno;
 		/* The group exists before the pid is known to anyone who could
@@ -393,7 +408,9 @@ int spawn_handler(const struct spawn_plan *plan, int in, int out, int stderr_soc
 	 * no mapping per request, and nothing of the address space is copied.
 	 * An exec failure is known when clone returns. */
 	_Alignas(16) char stack[SPAWN_STACK];
-	child = libc_clone()(spawn_child, stack + sizeof(stack), CLONE_VM | CLONE_VFORK | SIGCHLD, &a);
+	pid_t scratch;
+	child = libc_clone()(spawn_child, stack + sizeof(stack), CLONE_VM | CLONE_VFORK | CLONE_PARENT_SETTID | SIGCHLD,
+	                     &a, async != NULL ? &async->pid : &scratch);
 	if (child < 0)
 		return errno;
 	if (a.error != 0) {

@@ -42,5 +42,9 @@ int spawn_handler(const struct spawn_plan *plan, int in, int out, int stderr_soc
 struct spawn_child *spawn_child_new(void);
 void spawn_child_free(struct spawn_child *child);
 int spawn_child_error(const struct spawn_child *child);
+/* The pid of the child last spawned on this memory, as soon as it exists,
+ * whichever thread spawned it (0 after spawn_child_reset, until then). */
+pid_t spawn_child_pid(const struct spawn_child *child);
+void spawn_child_reset(struct spawn_child *child);
 
 #endif

@@ -45,6 +45,27 @@ limit_holds() {
 	[ "$(sort -n seen | tail -1)" -ge 4 ]
 }
 
+@test "fork: handlers are spawned from a helper thread; 2,000 quick ones from 16 clients are all counted" {
+	[ "$(nproc)" -gt 1 ] || skip "one core: fork mode spawns from the event loop itself"
+	start_server -m fork 127.0.0.1:0 -- echo ok
+	run "$LOAD" conn -n 2000 -c 16 -T 60 "$ADDR"
+	[[ $output == *"n=2000 ok=2000 "* ]]
+	# the spawning thread is there, beside the loop
+	grep -qx ss-spawn /proc/"$SERVER_PID"/task/*/comm
+	# many handlers exit before their spawn is handed back to the loop:
+	# each is still reaped once and counted once
+	wait_until 10 status_shows 'status: 0 in progress, 2000 handled, 0 failed'
+	assert_equal "$(zombies_of "$SERVER_PID")" 0
+}
+
+@test "sync: no spawning thread; the loop starts its one handler itself" {
+	start_server -m sync 127.0.0.1:0 -- echo ok
+	run client -n 5 "$ADDR" </dev/null
+	assert_output ok
+	run grep -cx ss-spawn /proc/"$SERVER_PID"/task/*/comm
+	assert_output 0
+}
+
 @test "thread: one worker thread per slot, kept for the next requests" {
 	start_server -m thread -c 2 127.0.0.1:0 -- echo hi
 	run client -n 30 "$ADDR" </dev/null
