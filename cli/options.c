@@ -27,7 +27,7 @@ enum { OPT_INET = 1000, OPT_INET6, OPT_UNIX, OPT_VERBOSE, OPT_QUIET, OPT_VERSION
 /* What popt fills in; converted and checked by options_parse(). */
 static struct {
 	char *family, *type, *mode, *max_children, *max_per_ip, *rate, *backlog, *grace, *stderr_to, *log_format, *max_packet,
-	     *timeout, *idle_timeout, *max_requests, *max_openings, *opening_timeout, *user, *group, *socket_mode, *pidfile, *workers, *tls_cert, *tls_key, *tls_client_ca, *tls_alpn;
+	     *timeout, *idle_timeout, *max_requests, *max_openings, *opening_timeout, *spawn_threads, *user, *group, *socket_mode, *pidfile, *workers, *tls_cert, *tls_key, *tls_client_ca, *tls_alpn;
 	char **allow, **deny, **proxy_from; /* repeatable: popt collects them */
 	int shell, no_env, nodelay, no_reuse_addr, reuse_port, v6only, print_address, empty_reply, once, wait,
 	    proxy_protocol, tls, tls_relay;
@@ -83,6 +83,9 @@ static struct poptOption concurrency_options[] = {
 	{ "workers", 0, POPT_ARG_STRING, &o.workers, OPT_STRING,
 	  "N processes serve the socket, each with its own event loop and an N-th of "
 	  "--max-children (for many cores; default: 1)", "N" },
+	{ "spawn-threads", 0, POPT_ARG_STRING, &o.spawn_threads, OPT_STRING,
+	  "fork mode: threads that start the handlers, so that the event loop never waits in "
+	  "clone(2); 0: the loop itself (default: one for every 12 cores, at most 4)", "N" },
 	{ "max-per-ip", 0, POPT_ARG_STRING, &o.max_per_ip, OPT_STRING,
 	  "most requests in progress from one client IP; more are refused (default: no limit)", "N" },
 	{ "max-openings", 0, POPT_ARG_STRING, &o.max_openings, OPT_STRING,
@@ -335,7 +338,7 @@ static int set_family(struct ss_config *cfg, int family, const char *flag)
  * held, so that a repeated option frees its earlier value. */
 static char **const strings[] = {
 	&o.family, &o.type, &o.mode, &o.max_children, &o.max_per_ip, &o.rate, &o.backlog, &o.grace, &o.stderr_to,
-	&o.log_format, &o.max_packet, &o.timeout, &o.idle_timeout, &o.max_requests, &o.max_openings,
+	&o.log_format, &o.max_packet, &o.timeout, &o.idle_timeout, &o.max_requests, &o.max_openings, &o.spawn_threads,
 	&o.opening_timeout, &o.user, &o.group, &o.workers,
 	&o.socket_mode, &o.pidfile, &o.tls_cert, &o.tls_key, &o.tls_client_ca, &o.tls_alpn,
 };
@@ -405,6 +408,7 @@ static int convert(struct ss_config *cfg)
 	if ((o.max_children != NULL && number("--max-children", o.max_children, &cfg->max_children) < 0) ||
 	    (o.max_per_ip != NULL && number("--max-per-ip", o.max_per_ip, &cfg->max_per_ip) < 0) ||
 	    (o.max_openings != NULL && number("--max-openings", o.max_openings, &cfg->max_openings) < 0) ||
+	    (o.spawn_threads != NULL && number("--spawn-threads", o.spawn_threads, &cfg->spawn_threads) < 0) ||
 	    (o.opening_timeout != NULL &&
 	     seconds("--opening-timeout", o.opening_timeout, &cfg->opening_timeout_ms) < 0) ||
 	    (o.backlog != NULL && number("--backlog", o.backlog, &cfg->backlog) < 0) ||

@@ -35,6 +35,7 @@ complete -c sockserve -n __sockserve_before_address -l empty-reply -d 'send an e
 complete -c sockserve -n __sockserve_before_address -s m -l mode -x -a 'sync fork thread' -d 'concurrency: sync (one at a time), fork'  # -m --mode
 complete -c sockserve -n __sockserve_before_address -s c -l max-children -x -d 'most requests in progress at once'  # -c --max-children
 complete -c sockserve -n __sockserve_before_address -l workers -x -d 'N processes serve the socket, each with'  # --workers
+complete -c sockserve -n __sockserve_before_address -l spawn-threads -x -d 'fork mode: threads that start the'  # --spawn-threads
 complete -c sockserve -n __sockserve_before_address -l max-per-ip -x -d 'most requests in progress from one client'  # --max-per-ip
 complete -c sockserve -n __sockserve_before_address -l max-openings -x -d 'most connections opening at once'  # --max-openings
 complete -c sockserve -n __sockserve_before_address -l opening-timeout -x -d 'the time a connection has to open, all'  # --opening-timeout

@@ -30,6 +30,7 @@ static const struct ss_range ranges[] = {
 	{ "--max-per-ip", 1, 10000 },
 	{ "--max-openings", 1, 100000 },
 	{ "--workers", 1, 1024 },
+	{ "--spawn-threads", 0, 16 },
 	{ "--backlog", 1, INT_MAX },
 	{ "--max-packet", 1, 65535 },
 	{ "--max-requests", 1, LLONG_MAX },
@@ -62,6 +63,7 @@ void ss_config_init(struct ss_config *cfg)
 	cfg->max_openings = SS_UNSET;   /* DEFAULT_MAX_OPENINGS, where connections open in stages */
 	cfg->opening_timeout_ms = SS_NO_TIME; /* DEFAULT_OPENING_TIMEOUT_MS */
 	cfg->workers = SS_UNSET;
+	cfg->spawn_threads = SS_UNSET;
 	cfg->rate_count = SS_UNSET;
 	cfg->rate_ms = SS_NO_TIME;
 	cfg->backlog = SS_UNSET;      /* DEFAULT_BACKLOG, for stream sockets */
@@ -146,6 +148,7 @@ int config_check(const struct ss_config *cfg, struct ss_config *resolved, struct
 	    !in_range("--max-openings", cfg->max_openings, SS_UNSET, err) ||
 	    !seconds_in_range("--opening-timeout", cfg->opening_timeout_ms, err) ||
 	    !in_range("--workers", cfg->workers, SS_UNSET, err) ||
+	    !in_range("--spawn-threads", cfg->spawn_threads, SS_UNSET, err) ||
 	    !in_range("--backlog", cfg->backlog, SS_UNSET, err) ||
 	    !in_range("--max-packet", cfg->max_packet, SS_UNSET, err) ||
 	    !in_range("--max-requests", cfg->max_requests, SS_UNSET, err) ||
@@ -168,6 +171,9 @@ int config_check(const struct ss_config *cfg, struct ss_config *resolved, struct
 		return usage(err, "--wait hands the socket itself to COMMAND: %s cannot apply to its clients",
 		             cfg->allow != NULL ? "--allow" : cfg->deny != NULL ? "--deny"
 		             : cfg->max_per_ip != SS_UNSET ? "--max-per-ip" : "--rate");
+	if (cfg->spawn_threads != SS_UNSET && (cfg->mode == SS_MODE_SYNC || cfg->mode == SS_MODE_THREAD))
+		return usage(err, "--spawn-threads applies to fork mode (sync mode starts one handler at a time, "
+		             "thread mode starts them from its workers)");
 	if (cfg->workers > 1 && (cfg->wait || cfg->max_requests != SS_UNSET || cfg->idle_timeout_ms != SS_NO_TIME))
 		return usage(err, "--workers runs several servers on one socket: %s cannot go with it",
 		             cfg->wait ? "--wait, which gives the socket to one COMMAND,"

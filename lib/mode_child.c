@@ -7,20 +7,20 @@
  * how many may run at once: one, or --max-children.  A slot's state is the
  * memory its child runs on until it execs (spawn.c), kept for the slot.
  *
- * Fork mode spawns from helper threads, so that the loop never waits in
- * clone(2) (the kernel's copy of a task and its descriptor table, most of
- * what a request costs the loop) and goes on accepting while the spawns of
- * several requests run on other cores.  The loop alone decides what runs
- * (the slots, so -c; admission, so --max-per-ip and --rate stay exact): it
- * puts the request on the in-progress list and in the helpers' queue; a
- * helper spawns it and hands it back through an eventfd; the loop then
+ * Fork mode can spawn from helper threads (--spawn-threads; by default one
+ * for every twelve cores, none on a smaller machine), so that the loop never
+ * waits in clone(2) (the kernel's copy of a task and its descriptor table,
+ * most of what a request costs the loop) and goes on accepting while the
+ * spawns of several requests run on other cores.  The loop alone decides
+ * what runs (the slots, so -c; admission, so --max-per-ip and --rate stay
+ * exact): it puts the request on the in-progress list and in the helpers'
+ * queue; a helper spawns it and hands it back (handback.c); the loop then
  * watches and logs it.  The kernel writes the child's pid into the slot's
  * spawn memory before the child first runs (spawn_child_pid), so a child
  * reaped before its hand-back is still known: its exit waits in the slot.
  * Signals asked for meanwhile (--timeout, the drain's end) are sent at the
- * hand-back.  Sync mode, one machine core, valgrind, and a handler whose
- * spawn forks a process that uses the loop's state (handler.spawn_in_loop)
- * spawn from the loop itself.
+ * hand-back.  Sync mode, and fork mode without helpers, spawn from the loop
+ * itself.
  */
 #include "axes.h"
 #include "handback.h"
@@ -38,9 +38,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* At most this many helpers: one clone takes a few tens of microseconds,
- * so a helper starts tens of thousands of handlers a second. */
-#define HELPERS_MAX 4
+/* By default one helper for every HELPER_CORES cores, at most HELPERS_AUTO:
+ * one clone takes a few tens of microseconds, so a helper starts tens of
+ * thousands of handlers a second, and below a dozen cores the loop keeps
+ * up with the machine by itself (the hand-off then costs more than it
+ * saves: about 5% of the requests a second on two cores).  At most
+ * HELPERS_MAX (--spawn-threads). */
+#define HELPER_CORES 12
+#define HELPERS_AUTO 4
+#define HELPERS_MAX 16
 /* A helper only calls clone(2): a small stack. */
 #define HELPER_STACK (64 * 1024)
 
@@ -308,15 +314,20 @@ static void child_slot_close(struct view *v, struct request *req)
 	req->mode_ctx = NULL;
 }
 
-/* How many helpers: none on one core (the loop's own core would do the
- * same work), then one for every eight cores, up to HELPERS_MAX. */
+/* How many helpers: --spawn-threads, or by the machine's cores (none under
+ * valgrind, where every spawn waits for its exec anyway, nor for a handler
+ * whose spawn forks a process that uses the loop's state). */
 static unsigned helpers_wanted(const struct view *v)
 {
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
 
-	if (cores <= 1 || v->plan->wait_for_exec || v->handler->spawn_in_loop)
+	if (v->handler->spawn_in_loop)
 		return 0;
-	return cores / 8 + 1 > HELPERS_MAX ? HELPERS_MAX : (unsigned)(cores / 8 + 1);
+	if (v->cfg->spawn_threads != SS_UNSET)
+		return (unsigned)v->cfg->spawn_threads;
+	if (v->plan->wait_for_exec || cores < HELPER_CORES)
+		return 0;
+	return cores / HELPER_CORES > HELPERS_AUTO ? HELPERS_AUTO : (unsigned)(cores / HELPER_CORES);
 }
 
 static int fork_open(struct view *v, struct ss_error *err)

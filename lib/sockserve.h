@@ -55,6 +55,7 @@ struct ss_config {
 	enum ss_mode mode;
 	int64_t max_children;  /* requests in progress at once (fork, thread) */
 	int64_t max_per_ip;    /* SS_UNSET: no limit */
+	int64_t spawn_threads; /* fork mode: threads that start handlers (SS_UNSET: by cores) */
 	int64_t max_openings;  /* connections opening at once (PROXY header, TLS handshake) */
 	int64_t opening_timeout_ms; /* the time one has for its whole opening */
 	int64_t workers;       /* processes serving the socket; SS_UNSET: 1 */

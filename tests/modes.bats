@@ -45,25 +45,63 @@ limit_holds() {
 	[ "$(sort -n seen | tail -1)" -ge 4 ]
 }
 
-@test "fork: handlers are spawned from a helper thread; 2,000 quick ones from 16 clients are all counted" {
-	[ "$(nproc)" -gt 1 ] || skip "one core: fork mode spawns from the event loop itself"
-	start_server -m fork 127.0.0.1:0 -- echo ok
+@test "fork --spawn-threads 2: handlers are spawned from two helper threads; 2,000 quick ones from 16 clients are all counted" {
+	start_server -m fork --spawn-threads 2 127.0.0.1:0 -- echo ok
 	run "$LOAD" conn -n 2000 -c 16 -T 60 "$ADDR"
 	[[ $output == *"n=2000 ok=2000 "* ]]
-	# the spawning thread is there, beside the loop
-	grep -qx ss-spawn /proc/"$SERVER_PID"/task/*/comm
+	# the spawning threads are there, beside the loop
+	run sh -c "cat /proc/$SERVER_PID/task/*/comm | grep -cx ss-spawn"
+	assert_output 2
 	# many handlers exit before their spawn is handed back to the loop:
 	# each is still reaped once and counted once
 	wait_until 10 status_shows 'status: 0 in progress, 2000 handled, 0 failed'
 	assert_equal "$(zombies_of "$SERVER_PID")" 0
 }
 
-@test "sync: no spawning thread; the loop starts its one handler itself" {
+@test "fork --spawn-threads 1: -c, -T, datagrams and the drain hold as from the loop" {
+	write_counting_handler
+	start_server -m fork --spawn-threads 1 -c 3 127.0.0.1:0 -- ./count.sh
+	run_clients 8
+	assert_equal "$(sort -n seen | tail -1)" 3
+	: >"$SERVER_ERR"
+	start_server -m fork --spawn-threads 1 -T 1 127.0.0.1:0 -- sh -c 'echo started; exec sleep 30'
+	run client "$ADDR" </dev/null
+	assert_output started
+	wait_until 10 log_has 'killed by signal 15'
+	start_server -m fork --spawn-threads 1 -t dgram 127.0.0.1:0 -- tr a-z A-Z
+	run "$CLIENT" -t dgram -w 10 "$ADDR" <<<"hello"
+	assert_output HELLO
+	start_server -m fork --spawn-threads 1 --grace 5 127.0.0.1:0 -- sh -c 'sleep 0.5; echo late'
+	client "$ADDR" </dev/null >late.out &
+	local c=$!
+	wait_until 10 holds -eq 1 child_count "$SERVER_PID"
+	kill -TERM "$SERVER_PID"
+	wait "$c"
+	assert_equal "$(cat late.out)" late
+	wait_gone "$SERVER_PID" 10
+}
+
+@test "sync, and fork on a machine of fewer than 12 cores: no spawning thread; the loop starts handlers itself" {
 	start_server -m sync 127.0.0.1:0 -- echo ok
 	run client -n 5 "$ADDR" </dev/null
 	assert_output ok
-	run grep -cx ss-spawn /proc/"$SERVER_PID"/task/*/comm
+	run sh -c "cat /proc/$SERVER_PID/task/*/comm | grep -cx ss-spawn"
 	assert_output 0
+	[ "$(nproc)" -lt 12 ] || return 0
+	start_server -m fork 127.0.0.1:0 -- echo ok
+	run client -n 5 "$ADDR" </dev/null
+	assert_output ok
+	run sh -c "cat /proc/$SERVER_PID/task/*/comm | grep -cx ss-spawn"
+	assert_output 0
+}
+
+@test "--spawn-threads: its range, and only in fork mode" {
+	run "$SOCKSERVE" --spawn-threads 17 127.0.0.1:0 true
+	assert_failure 64
+	assert_line --index 0 --partial "--spawn-threads"
+	run "$SOCKSERVE" -m thread --spawn-threads 1 127.0.0.1:0 true
+	assert_failure 64
+	assert_line --index 0 "sockserve: --spawn-threads applies to fork mode (sync mode starts one handler at a time, thread mode starts them from its workers)"
 }
 
 @test "thread: one worker thread per slot, kept for the next requests" {

@@ -37,6 +37,9 @@ SET(timeout_zero, cfg->timeout_ms = 0)
 SET(rate_half, cfg->rate_count = 5)
 SET(openings_zero, cfg->max_openings = 0; cfg->tls = true)
 SET(openings_plain, cfg->max_openings = 10)
+SET(spawn_threads_big, cfg->spawn_threads = 17)
+SET(spawn_threads_thread, cfg->spawn_threads = 1; cfg->mode = SS_MODE_THREAD)
+SET(spawn_threads_fork, cfg->spawn_threads = 0; cfg->mode = SS_MODE_FORK)
 SET(opening_timeout_plain, cfg->opening_timeout_ms = 1000)
 SET(openings_tls, cfg->max_openings = 10; cfg->opening_timeout_ms = 1000; cfg->tls = true)
 SET(wait_fork, cfg->wait = true; cfg->mode = SS_MODE_FORK)
@@ -77,6 +80,9 @@ static const struct rule rules[] = {
 	{ "-T 0", timeout_zero, SS_ERR_USAGE, "--timeout: 0.000 s is out of range" },
 	{ "--rate needs both halves", rate_half, SS_ERR_USAGE, "--rate needs both N and SECONDS" },
 	{ "--max-openings 0", openings_zero, SS_ERR_USAGE, "--max-openings: 0 is too small (1 to 100000)" },
+	{ "--spawn-threads 17", spawn_threads_big, SS_ERR_USAGE, "--spawn-threads: 17 is too large (0 to 16)" },
+	{ "--spawn-threads in thread mode", spawn_threads_thread, SS_ERR_USAGE, "--spawn-threads applies to fork mode" },
+	{ "--spawn-threads 0 in fork mode", spawn_threads_fork, SS_ERR_NONE, NULL },
 	{ "--max-openings without stages", openings_plain, SS_ERR_USAGE,
 	  "--max-openings applies to connections that open in stages" },
 	{ "--opening-timeout without stages", opening_timeout_plain, SS_ERR_USAGE,
