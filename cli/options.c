@@ -30,7 +30,7 @@ static struct {
 	     *timeout, *idle_timeout, *max_requests, *max_openings, *opening_timeout, *spawn_threads, *user, *group, *socket_mode, *pidfile, *workers, *tls_cert, *tls_key, *tls_client_ca, *tls_alpn;
 	char **allow, **deny, **proxy_from; /* repeatable: popt collects them */
 	int shell, no_env, nodelay, no_reuse_addr, reuse_port, v6only, print_address, empty_reply, once, wait,
-	    proxy_protocol, tls, tls_relay;
+	    proxy_protocol, tls, tls_relay, tls_hand_over;
 } o;
 static poptContext con;
 
@@ -129,9 +129,12 @@ static struct poptOption tls_options[] = {
 	{ "tls-alpn", 0, POPT_ARG_STRING, &o.tls_alpn, OPT_STRING,
 	  "ALPN protocols the handler speaks, in order (h2,http/1.1): the client's first of them is "
 	  "agreed and given as SSL_ALPN (default: none)", "LIST" },
+	{ "tls-hand-over", 0, POPT_ARG_NONE, &o.tls_hand_over, 0,
+	  "where kTLS takes both directions, give the handler the socket itself, not a relay (its "
+	  "reads then fail with EIO at the client's close_notify)", NULL },
 	{ "tls-relay", 0, POPT_ARG_NONE, &o.tls_relay, 0,
-	  "always relay, never kTLS (the handler then sees end of file, not an error, at the "
-	  "client's close_notify)", NULL },
+	  "relay the plaintext through the handler's pipes: the default, kept for scripts that say "
+	  "it", NULL },
 	POPT_TABLEEND
 };
 
@@ -440,6 +443,7 @@ static int convert(struct ss_config *cfg)
 	cfg->tls_client_ca = o.tls_client_ca;
 	cfg->tls_alpn = o.tls_alpn;
 	cfg->tls_relay = o.tls_relay;
+	cfg->tls_hand_over = o.tls_hand_over;
 	cfg->empty_reply = o.empty_reply;
 	cfg->wait = o.wait;
 	cfg->shell = o.shell;

@@ -38,7 +38,7 @@ _sockserve() {
 	done
 
 	if [[ $cur == -* ]]; then
-		COMPREPLY=($(compgen -W '-f --family -4 -6 -U -t --type -b --backlog --no-reuse-addr --reuse-port --v6only --nodelay --print-address --max-packet --empty-reply -m --mode -c --max-children --workers --spawn-threads --max-per-ip --max-openings --opening-timeout -T --timeout --idle-timeout -n --max-requests --once --wait --grace -s --shell --stderr --no-env --allow --deny --rate --proxy-protocol --proxy-from -u --user -g --group --socket-mode --pidfile --tls --tls-cert --tls-key --tls-client-ca --tls-alpn --tls-relay -v --verbose -q --quiet --log-format -V --version -h --help --usage' -- "$cur"))
+		COMPREPLY=($(compgen -W '-f --family -4 -6 -U -t --type -b --backlog --no-reuse-addr --reuse-port --v6only --nodelay --print-address --max-packet --empty-reply -m --mode -c --max-children --workers --spawn-threads --max-per-ip --max-openings --opening-timeout -T --timeout --idle-timeout -n --max-requests --once --wait --grace -s --shell --stderr --no-env --allow --deny --rate --proxy-protocol --proxy-from -u --user -g --group --socket-mode --pidfile --tls --tls-cert --tls-key --tls-client-ca --tls-alpn --tls-hand-over --tls-relay -v --verbose -q --quiet --log-format -V --version -h --help --usage' -- "$cur"))
 		[[ ${COMPREPLY-} == *= ]] && compopt -o nospace
 		return
 	fi

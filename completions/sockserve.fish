@@ -62,7 +62,8 @@ complete -c sockserve -n __sockserve_before_address -l tls-cert -r -F -d 'TLS wi
 complete -c sockserve -n __sockserve_before_address -l tls-key -r -F -d 'the certificates private key (PEM)'  # --tls-key
 complete -c sockserve -n __sockserve_before_address -l tls-client-ca -r -F -d 'require client certificates, verified by'  # --tls-client-ca
 complete -c sockserve -n __sockserve_before_address -l tls-alpn -x -d 'ALPN protocols the handler speaks, in'  # --tls-alpn
-complete -c sockserve -n __sockserve_before_address -l tls-relay -d 'always relay, never kTLS'  # --tls-relay
+complete -c sockserve -n __sockserve_before_address -l tls-hand-over -d 'where kTLS takes both directions, give the'  # --tls-hand-over
+complete -c sockserve -n __sockserve_before_address -l tls-relay -d 'relay the plaintext through the handlers'  # --tls-relay
 complete -c sockserve -n __sockserve_before_address -s v -l verbose -d 'log the listening address and every'  # -v --verbose
 complete -c sockserve -n __sockserve_before_address -s q -l quiet -d 'log nothing after start-up'  # -q --quiet
 complete -c sockserve -n __sockserve_before_address -l log-format -x -a 'text json' -d 'text or json, one line per event'  # --log-format

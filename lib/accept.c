@@ -61,6 +61,11 @@ static void run(struct view *v, struct request *req)
 	          LOG_FIELDS(FSTR("remote", req->remote), FINT("in_progress", requests_active(v)),
 	                     FINT("limit", requests_limit(v))),
 	          "%s: taken (%u of %u in progress)", req->remote, requests_active(v), requests_limit(v));
+	int rc = v->handler->prepare != NULL ? v->handler->prepare(v, req) : 0;
+	if (rc != 0) {
+		request_failed(v, req, rc);
+		return;
+	}
 	v->mode->dispatch(v, req);
 }
 

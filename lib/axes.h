@@ -77,17 +77,18 @@ struct handler {
 	/* The request is the listening socket itself (--wait): it stays in
 	 * blocking mode, for COMMAND, and a request has no peer. */
 	bool hands_over;
-	/* Its spawn forks a process that goes on with the loop's state (the TLS
-	 * relay): fork mode then spawns from the loop, never from a helper
-	 * thread. */
-	bool spawn_in_loop;
 	/* A slot's state, on its first use and at the end. */
 	int (*slot_open)(struct view *v, struct request *req);
 	void (*slot_close)(struct view *v, struct request *req);
 	/* Take the next request off the listening socket. */
 	enum receive (*receive)(struct view *v, struct request *req);
-	/* Start the command wired to the request (async: see spawn_handler):
-	 * 0 or an errno value. */
+	/* In the loop, once the request is admitted and before its mode runs
+	 * it: what the handler sets up there (a relay; NULL: nothing).  0 or an
+	 * errno value (the request then fails). */
+	int (*prepare)(struct view *v, struct request *req);
+	/* Start the command wired to the request (async: see spawn_handler),
+	 * in the loop or in another thread (a mode's helper or worker): it
+	 * touches nothing but the request.  0 or an errno value. */
 	int (*spawn)(struct view *v, struct request *req, struct spawn_child *async, pid_t *pid);
 	/* Sync and fork modes: have the event loop feed and collect the running
 	 * handler (NULL: nothing to do). */

@@ -184,12 +184,15 @@ int config_check(const struct ss_config *cfg, struct ss_config *resolved, struct
 		             cfg->tls_cert != NULL ? "--tls-key" : "--tls-cert");
 	if (cfg->tls && cfg->tls_cert != NULL)
 		return usage(err, "--tls makes a throw-away certificate: it contradicts --tls-cert");
-	if ((cfg->tls_client_ca != NULL || cfg->tls_alpn != NULL || cfg->tls_relay) && !cfg->tls &&
-	    cfg->tls_cert == NULL)
+	if ((cfg->tls_client_ca != NULL || cfg->tls_alpn != NULL || cfg->tls_relay || cfg->tls_hand_over) &&
+	    !cfg->tls && cfg->tls_cert == NULL)
 		return usage(err, "%s needs TLS: --tls, or --tls-cert and --tls-key",
 		             cfg->tls_client_ca != NULL ? "--tls-client-ca"
 		             : cfg->tls_alpn != NULL    ? "--tls-alpn"
-		                                        : "--tls-relay");
+		             : cfg->tls_relay           ? "--tls-relay"
+		                                        : "--tls-hand-over");
+	if (cfg->tls_relay && cfg->tls_hand_over)
+		return usage(err, "--tls-relay and --tls-hand-over contradict each other");
 	if (cfg->wait && (cfg->tls || cfg->tls_cert != NULL))
 		return usage(err, "--wait hands the socket itself to COMMAND: TLS cannot apply");
 	if (cfg->pidfile != NULL && cfg->pidfile[0] == '\0')

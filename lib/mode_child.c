@@ -315,14 +315,11 @@ static void child_slot_close(struct view *v, struct request *req)
 }
 
 /* How many helpers: --spawn-threads, or by the machine's cores (none under
- * valgrind, where every spawn waits for its exec anyway, nor for a handler
- * whose spawn forks a process that uses the loop's state). */
+ * valgrind, where every spawn waits for its exec anyway). */
 static unsigned helpers_wanted(const struct view *v)
 {
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
 
-	if (v->handler->spawn_in_loop)
-		return 0;
 	if (v->cfg->spawn_threads != SS_UNSET)
 		return (unsigned)v->cfg->spawn_threads;
 	if (v->plan->wait_for_exec || cores < HELPER_CORES)

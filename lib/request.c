@@ -12,6 +12,7 @@
 #include "counts.h"
 #include "log.h"
 #include "request.h"
+#include "relay.h"
 #include "spawn.h"
 #include "view.h"
 
@@ -23,6 +24,9 @@
 
 /* After --timeout's SIGTERM, how long a handler has before SIGKILL. */
 #define KILL_AFTER_US 1000000
+/* A relayed request whose handler has ended waits this long without the
+ * client taking anything of what is left before it ends anyway. */
+#define FLUSH_IDLE_US 10000000
 /* Spawning again after EAGAIN/ENOMEM: the first wait, and the longest. */
 #define RETRY_FIRST_US 10000
 #define RETRY_MAX_US 1000000
@@ -40,6 +44,7 @@ int requests_init(struct view *v, struct ss_error *err)
 	v->requests->slots_used = 0;
 	v->requests->free_list = NULL;
 	v->requests->active.next = v->requests->active.prev = &v->requests->active;
+	v->requests->flushing.next = v->requests->flushing.prev = &v->requests->flushing;
 	return 0;
 }
 
@@ -50,6 +55,8 @@ static void slot_close(struct view *v, struct request *req)
 		v->handler->slot_close(v, req);
 	if (v->mode->slot_close != NULL)
 		v->mode->slot_close(v, req);
+	relay_free(req->relay);
+	req->relay = NULL;
 	env_block_free(&req->env);
 }
 
@@ -221,7 +228,65 @@ void request_end(struct view *v, struct request *req, int wstatus)
 		          "%s: end, handler pid %d killed by signal %d (%s) after %.1f ms", req->remote,
 		          (int)req->pid, sig, strsignal(sig), ms);
 	}
+	/* What the handler wrote may still be on its way through the relay: the
+	 * request holds its slot until it has gone (or the client takes nothing
+	 * for FLUSH_IDLE_US), unless --timeout stopped it or the drain is over. */
+	if (req->relay != NULL && relay_running(req->relay) && !relay_delivered(req->relay) && !req->timed_out &&
+	    !v->requests->cut) {
+		struct request *head = &v->requests->flushing;
+		req->flushing = true;
+		req->prev = head->prev;
+		req->next = head;
+		head->prev->next = req;
+		head->prev = req;
+		v->requests->flushing_count++;
+		return;
+	}
 	request_release(v, req);
+}
+
+void request_flushed(struct view *v, struct request *req)
+{
+	if (!req->flushing)
+		return;
+	req->prev->next = req->next;
+	req->next->prev = req->prev;
+	req->prev = req->next = NULL;
+	req->flushing = false;
+	v->requests->flushing_count--;
+	request_release(v, req);
+}
+
+void requests_cut(struct view *v)
+{
+	v->requests->cut = true;
+	while (v->requests->flushing.next != &v->requests->flushing)
+		request_flushed(v, v->requests->flushing.next);
+}
+
+/* Requests whose client has taken nothing of the handler's last output
+ * for FLUSH_IDLE_US end; the nearest such deadline of the others. */
+static int64_t flush_deadlines(struct view *v, int64_t now)
+{
+	int64_t next = INT64_MAX;
+
+	for (struct request *r = v->requests->flushing.next, *after; r != &v->requests->flushing; r = after) {
+		after = r->next;
+		int64_t due = relay_progress_us(r->relay) + FLUSH_IDLE_US;
+		if (due > now) {
+			if (due < next)
+				next = due;
+			continue;
+		}
+		struct field f[3];
+		size_t n = client_fields(r, f);
+		f[n++] = (struct field)FMS("idle_ms", (double)FLUSH_IDLE_US / 1000.0);
+		log_event(v->log, SS_LOG_INFO, "flush_timeout", f, n,
+		          "%s: the client took none of the handler's last output for %d s: closed", r->remote,
+		          FLUSH_IDLE_US / 1000000);
+		request_flushed(v, r);
+	}
+	return next;
 }
 
 void request_failed(struct view *v, struct request *req, int error)
@@ -352,24 +417,24 @@ static void time_out(struct view *v, struct request *r, int64_t now)
  */
 int64_t requests_deadlines(struct view *v, int64_t now)
 {
-	int64_t timeout_us = v->cfg->timeout_ms * 1000;
+	int64_t timeout_us = v->cfg->timeout_ms * 1000, next = flush_deadlines(v, now);
 
 	if (v->cfg->timeout_ms == SS_NO_TIME)
-		return INT64_MAX;
+		return next;
 	for (struct request *r = v->requests->active.next; r != &v->requests->active; r = r->next) {
 		if (!r->timed_out) {
 			if (r->start_us + timeout_us > now)
-				return r->start_us + timeout_us;
+				return r->start_us + timeout_us < next ? r->start_us + timeout_us : next;
 			time_out(v, r, now);
 		}
 		if (!r->kill_sent) {
 			if (r->term_us + KILL_AFTER_US > now)
-				return r->term_us + KILL_AFTER_US;
+				return r->term_us + KILL_AFTER_US < next ? r->term_us + KILL_AFTER_US : next;
 			r->kill_sent = true;
 			v->mode->signal(v, r, SIGKILL);
 		}
 	}
-	return INT64_MAX;
+	return next;
 }
 
 unsigned requests_limit(const struct view *v)
@@ -379,7 +444,7 @@ unsigned requests_limit(const struct view *v)
 
 unsigned requests_active(const struct view *v)
 {
-	return v->requests->active_count;
+	return v->requests->active_count + v->requests->flushing_count;
 }
 
 bool requests_waiting(const struct view *v)

@@ -49,6 +49,10 @@ struct request {
 	int64_t opening_progress_us; /* when the client last did something */
 	struct proxy_reader proxy;  /* --proxy-protocol */
 	struct tls_conn *tls;       /* TLS: from the handshake until the handler's end */
+	struct relay *relay;        /* between the connection and the handler's pipes (the
+	                               slot's, made on first use) */
+	bool flushing;              /* the handler has ended; the relay still delivers what
+	                               it wrote (on the flushing list) */
 	void *handler_ctx;          /* the handler's state for this slot */
 	void *mode_ctx;             /* the mode's */
 	struct env_block env;
@@ -63,6 +67,9 @@ struct requests {
 	unsigned slots_used;          /* slots set up so far (the first ones) */
 	struct request active;        /* sentinel of the in-progress list */
 	unsigned active_count;
+	struct request flushing;      /* sentinel: handler ended, output still going out */
+	unsigned flushing_count;
+	bool cut;                     /* the drain's end: nothing flushes any more */
 	struct request *deferred, *deferred_tail; /* waiting to spawn again */
 	int64_t retry_at;             /* when to try them (0: at once) */
 	int64_t retry_backoff_us;     /* doubles while spawning keeps failing */
@@ -102,6 +109,12 @@ void request_take(struct view *v, struct request *req);
 /* Release what a held slot has (the handler's finish closes a connection)
  * and free it: the end of every request, and of one never taken. */
 void request_release(struct view *v, struct request *req);
+/* Its relay has delivered what the handler wrote: a request that was
+ * flushing ends (called by the relay's owner, in the loop). */
+void request_flushed(struct view *v, struct request *req);
+/* The drain's end: requests still flushing end now, and from now on a
+ * handler's end ends its request at once. */
+void requests_cut(struct view *v);
 
 /* Add a request to the in-progress list once its handler runs, and log it. */
 void request_started(struct view *v, struct request *req);

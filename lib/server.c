@@ -373,6 +373,8 @@ static void stop_now(struct ss_server *srv, const char *why)
 		log_msg(&srv->log, SS_LOG_INFO, "kill", "%s: killing %u handlers", why, requests_active(&srv->view));
 	requests_signal(&srv->view, SIGKILL);
 	requests_drop_deferred(&srv->view);
+	/* what relays still deliver for handlers that have ended is dropped */
+	requests_cut(&srv->view);
 }
 
 /* The counts, as SIGUSR1's line and systemd's STATUS= give them. */

@@ -84,7 +84,8 @@ struct ss_config {
 	const char *tls_key;
 	const char *tls_client_ca; /* client certificates required, verified by these CAs */
 	const char *tls_alpn;  /* ALPN protocols the handler speaks, comma-separated */
-	bool tls_relay;        /* relay even where the kernel offers kTLS */
+	bool tls_relay;        /* relay: the default (kept for the command lines that say it) */
+	bool tls_hand_over;    /* the socket itself to the handler where kTLS takes both ways */
 	bool shell;            /* argv[0] is a string for /bin/sh -c */
 	char *const *argv;     /* COMMAND and its arguments, NULL-terminated */
 	enum ss_stderr stderr_to;

@@ -35,7 +35,7 @@ static enum step tls_step(struct view *v, struct request *req, uint32_t events, 
 		if (log_enabled(v->log, SS_LOG_DEBUG)) {
 			char from[ADDR_TEXT_MAX], what[128];
 			addr_format((struct sockaddr *)&req->peer, req->peer_len, from, sizeof(from));
-			tls_summary(req->tls, what, sizeof(what));
+			tls_summary(req->tls, v->cfg->tls_hand_over, what, sizeof(what));
 			log_event(v->log, SS_LOG_DEBUG, "tls_handshake",
 			          LOG_FIELDS(FSTR("remote", from), FSTR("tls", what)), "%s: TLS handshake done: %s", from,
 			          what);

@@ -6,6 +6,7 @@
  */
 #include "tls.h"
 #include "loop.h"
+#include "relay.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -15,7 +16,8 @@
 #include <openssl/x509v3.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <poll.h>
+#include <limits.h>
+#include <sys/epoll.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -35,6 +37,7 @@ struct tls_conn {
 	SSL *ssl;
 	int fd;
 	bool handed_over;            /* the handler has the socket (kTLS) */
+	struct layer layer;          /* what a relay reads and writes */
 	char *client_dn;             /* "SSL_CLIENT_S_DN=..." (RFC 2253), or NULL */
 };
 
@@ -242,6 +245,14 @@ struct tls_server *tls_server_new(const struct tls_options *o, char *fingerprint
 	 * a plain connection would: the handler sees end of file, and the
 	 * answer still goes back. */
 	SSL_CTX_set_options(t->ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
+	/* Without kTLS, OpenSSL reads what the socket has, up to four records,
+	 * in one system call rather than two a record (a header, then the rest).
+	 * Not with kTLS: bytes read ahead of the handshake's end would keep the
+	 * kernel from taking the receiving side. */
+	if (!o->ktls) {
+		SSL_CTX_set_read_ahead(t->ctx, 1);
+		SSL_CTX_set_default_read_buffer_len(t->ctx, 4 * (16384 + 512));
+	}
 	/* Only where the kernel has the "tls" upper layer: elsewhere each
 	 * connection would try it in vain. */
 	if (o->ktls)
@@ -400,15 +411,16 @@ void tls_describe(const struct tls_conn *c, struct env_block *env)
 		env_add_entry(env, c->client_dn);
 }
 
-void tls_summary(const struct tls_conn *c, char *buf, size_t size)
+void tls_summary(const struct tls_conn *c, bool hand_over, char *buf, size_t size)
 {
 	bool sends = BIO_get_ktls_send(SSL_get_wbio(c->ssl)), receives = BIO_get_ktls_recv(SSL_get_rbio(c->ssl));
 
 	snprintf(buf, size, "%s %s, %s", SSL_get_version(c->ssl), SSL_get_cipher_name(c->ssl),
-	         tls_in_kernel(c) ? "kTLS (the handler gets the socket)"
-	         : sends          ? "relayed (kTLS sends, OpenSSL receives)"
-	         : receives       ? "relayed (kTLS receives, OpenSSL sends)"
-	                          : "relayed");
+	         hand_over && tls_in_kernel(c) ? "kTLS (the handler gets the socket)"
+	         : sends && receives           ? "relayed (kTLS both ways)"
+	         : sends                       ? "relayed (kTLS sends, OpenSSL receives)"
+	         : receives                    ? "relayed (kTLS receives, OpenSSL sends)"
+	                                       : "relayed");
 }
 
 bool tls_in_kernel(const struct tls_conn *c)
@@ -441,176 +453,113 @@ void tls_close_notify(struct tls_conn *c)
 	}
 }
 
-/* ---- the relay ---- */
+/* ---- the connection as the bottom layer of a relay (relay.h) ---- */
 
-#define RELAY_BUF 16384
-
-struct relay {
-	struct tls_conn *c;
-	int to, from;                /* the handler's pipes; -1 once closed */
-	char in[RELAY_BUF];          /* from the client, for the handler */
-	size_t in_len, in_off;
-	char out[RELAY_BUF];         /* from the handler, for the client */
-	size_t out_len, out_off;
-	bool client_eof;             /* no more from the client */
-	bool handler_eof;            /* no more from the handler */
-	bool closed;                 /* close_notify sent (or the connection failed) */
-	short read_wants, write_wants; /* POLLIN/POLLOUT that SSL_read/SSL_write wait for */
-	bool failed;
-};
-
-static void close_fd(int *fd)
+/* An SSL call that did not complete: EAGAIN with what it waits for, or
+ * false after an error. */
+static bool ssl_would_block(struct layer *l, SSL *ssl, int rc)
 {
-	if (*fd >= 0)
-		close(*fd);
-	*fd = -1;
+	int e = SSL_get_error(ssl, rc);
+
+	l->wants = e == SSL_ERROR_WANT_READ ? EPOLLIN : e == SSL_ERROR_WANT_WRITE ? EPOLLOUT : 0;
+	if (l->wants == 0)
+		return false;
+	errno = EAGAIN;
+	return true;
 }
 
-/* What an SSL call that did not complete waits for; 0 after an error. */
-static short ssl_wants(struct relay *r, int rc)
+static ssize_t layer_read(struct layer *l, void *buf, size_t size)
 {
-	int e = SSL_get_error(r->c->ssl, rc);
+	struct tls_conn *c = l->state;
 
-	if (e == SSL_ERROR_WANT_READ)
-		return POLLIN;
-	if (e == SSL_ERROR_WANT_WRITE)
-		return POLLOUT;
+	ERR_clear_error();
+	int n = SSL_read(c->ssl, buf, size > INT_MAX ? INT_MAX : (int)size);
+	if (n > 0) {
+		l->wants = 0;
+		return n;
+	}
+	if (ssl_would_block(l, c->ssl, n))
+		return -1;
+	/* close_notify, or the connection's end without one (the handler
+	 * sees end of file either way); anything else failed */
+	if (SSL_get_error(c->ssl, n) == SSL_ERROR_ZERO_RETURN)
+		return 0;
+	errno = ECONNRESET;
+	return -1;
+}
+
+static ssize_t layer_write(struct layer *l, const void *buf, size_t size)
+{
+	struct tls_conn *c = l->state;
+
+	ERR_clear_error();
+	int n = SSL_write(c->ssl, buf, size > INT_MAX ? INT_MAX : (int)size);
+	if (n > 0) {
+		l->wants = 0;
+		return n;
+	}
+	if (!ssl_would_block(l, c->ssl, n))
+		errno = EPIPE;
+	return -1;
+}
+
+/* close_notify, then the socket's half-close: the client sees its end of
+ * file. */
+static int layer_close(struct layer *l)
+{
+	struct tls_conn *c = l->state;
+
+	ERR_clear_error();
+	int n = SSL_shutdown(c->ssl);
+	if (n < 0 && ssl_would_block(l, c->ssl, n) && l->wants == EPOLLOUT)
+		return -1;
+	ERR_clear_error();
+	l->wants = 0;
+	shutdown(c->fd, SHUT_WR);
 	return 0;
 }
 
-/* Client to handler; true if anything moved. */
-static bool client_to_handler(struct relay *r)
+/* kTLS: the kernel decrypts what it receives, so the plaintext goes from
+ * the socket to the handler's stdin without passing through sockserve.  A
+ * record that is not data (close_notify, an alert) stops splice(2) with EIO:
+ * SSL_read then takes it. */
+static ssize_t layer_splice_in(struct layer *l, int to, size_t size)
 {
-	bool moved = false;
+	struct tls_conn *c = l->state;
 
-	if (r->in_off == r->in_len && !r->client_eof && r->to >= 0) {
-		ERR_clear_error();
-		int n = SSL_read(r->c->ssl, r->in, sizeof(r->in));
-		r->read_wants = 0;
-		if (n > 0) {
-			r->in_len = (size_t)n;
-			r->in_off = 0;
-			moved = true;
-		} else if ((r->read_wants = ssl_wants(r, n)) == 0) {
-			/* close_notify, a plain end of file, or a failure: the
-			 * handler's input ends here */
-			if (SSL_get_error(r->c->ssl, n) != SSL_ERROR_ZERO_RETURN && SSL_get_error(r->c->ssl, n) != SSL_ERROR_SYSCALL)
-				r->failed = true;
-			r->client_eof = true;
-			moved = true;
-		}
-	}
-	while (r->in_off < r->in_len && r->to >= 0) {
-		ssize_t n = write(r->to, r->in + r->in_off, r->in_len - r->in_off);
-		if (n > 0) {
-			r->in_off += (size_t)n;
-			moved = true;
-		} else if (n < 0 && errno == EINTR) {
-			continue;
-		} else if (n < 0 && errno == EAGAIN) {
-			break;
-		} else {
-			/* the handler closed its input: what the client sends goes nowhere */
-			close_fd(&r->to);
-			moved = true;
-		}
-	}
-	if (r->in_off == r->in_len && r->client_eof && r->to >= 0) {
-		close_fd(&r->to);
-		moved = true;
-	}
-	return moved;
-}
-
-/* Handler to client; true if anything moved. */
-static bool handler_to_client(struct relay *r)
-{
-	bool moved = false;
-
-	if (r->out_off == r->out_len && !r->handler_eof) {
-		ssize_t n = read(r->from, r->out, sizeof(r->out));
-		if (n > 0) {
-			r->out_len = (size_t)n;
-			r->out_off = 0;
-			moved = true;
-		} else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
-			r->handler_eof = true;
-			moved = true;
-		}
-	}
-	if (r->out_off < r->out_len && !r->closed) {
-		ERR_clear_error();
-		int n = SSL_write(r->c->ssl, r->out + r->out_off, (int)(r->out_len - r->out_off));
-		r->write_wants = 0;
-		if (n > 0) {
-			r->out_off += (size_t)n;
-			moved = true;
-		} else if ((r->write_wants = ssl_wants(r, n)) == 0) {
-			r->failed = r->closed = true; /* the client is gone */
-			r->out_off = r->out_len;
-			moved = true;
-		}
-	} else if (r->out_off < r->out_len) {
-		r->out_off = r->out_len; /* nowhere to go */
-	}
-	if (r->handler_eof && r->out_off == r->out_len && !r->closed) {
-		ERR_clear_error();
-		int n = SSL_shutdown(r->c->ssl);
-		r->write_wants = 0;
-		if (n >= 0 || (r->write_wants = ssl_wants(r, n)) == 0) {
-			/* sent (or the client is gone): the client sees end of file */
-			shutdown(r->c->fd, SHUT_WR);
-			r->closed = true;
-			r->write_wants = 0;
-		}
-		moved = true;
-	}
-	return moved;
-}
-
-int tls_relay(struct tls_conn *c, int to_handler, int from_handler)
-{
-	static struct relay zero;
-	struct relay *r = malloc(sizeof(*r));
-
-	if (r == NULL)
+	if (!BIO_get_ktls_recv(SSL_get_rbio(c->ssl)) || SSL_has_pending(c->ssl)) {
+		errno = EOPNOTSUPP;
 		return -1;
-	*r = zero;
-	r->c = c;
-	r->to = to_handler;
-	r->from = from_handler;
-	/* Non-blocking everywhere: the loop below waits in poll alone. */
-	set_nonblocking(c->fd, true);
-	set_nonblocking(to_handler, true);
-	set_nonblocking(from_handler, true);
-	while (!r->closed) {
-		/* both directions, until neither moves */
-		for (bool moved = true; moved;) {
-			moved = client_to_handler(r);
-			moved = handler_to_client(r) || moved;
-		}
-		if (r->closed)
-			break;
-		struct pollfd p[3];
-		nfds_t n = 0;
-		short sock = 0;
-		if (r->in_off == r->in_len && !r->client_eof && r->to >= 0)
-			sock |= r->read_wants ? r->read_wants : POLLIN;
-		if (r->out_off < r->out_len || (r->handler_eof && !r->closed))
-			sock |= r->write_wants ? r->write_wants : POLLOUT;
-		if (sock != 0)
-			p[n++] = (struct pollfd){ .fd = c->fd, .events = sock };
-		if (r->to >= 0 && r->in_off < r->in_len)
-			p[n++] = (struct pollfd){ .fd = r->to, .events = POLLOUT };
-		if (!r->handler_eof && r->out_off == r->out_len)
-			p[n++] = (struct pollfd){ .fd = r->from, .events = POLLIN };
-		if (n == 0)
-			break;
-		if (poll(p, n, -1) < 0 && errno != EINTR)
-			break;
 	}
-	close_fd(&r->to);
-	int rc = r->failed ? -1 : 0;
-	free(r);
-	return rc;
+	ssize_t n = splice(c->fd, NULL, to, NULL, size, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+	if (n < 0 && errno == EIO)
+		errno = EOPNOTSUPP;
+	return n;
+}
+
+/* kTLS: the kernel encrypts what it sends. */
+static ssize_t layer_splice_out(struct layer *l, int from, size_t size)
+{
+	struct tls_conn *c = l->state;
+
+	if (!BIO_get_ktls_send(SSL_get_wbio(c->ssl))) {
+		errno = EOPNOTSUPP;
+		return -1;
+	}
+	return splice(from, NULL, c->fd, NULL, size, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+}
+
+static const struct layer_ops tls_layer_ops = {
+	.name = "tls",
+	.read = layer_read,
+	.write = layer_write,
+	.close = layer_close,
+	.splice_in = layer_splice_in,
+	.splice_out = layer_splice_out,
+};
+
+struct layer *tls_layer(struct tls_conn *c)
+{
+	c->layer = (struct layer){ .ops = &tls_layer_ops, .fd = c->fd, .state = c };
+	return &c->layer;
 }

@@ -3,7 +3,7 @@
  * TLS (a leaf, over OpenSSL 3): the server's context (a certificate and key
  * from files, or a throw-away self-signed one), a connection's handshake one
  * non-blocking step at a time, the variables it gives the handler, and the
- * relay between the connection and the handler's plaintext pipes.
+ * connection as a relay's layer.
  */
 #ifndef SS_TLS_H
 #define SS_TLS_H
@@ -45,8 +45,9 @@ enum tls_step tls_handshake(struct tls_conn *c, char *why, size_t size);
 /* SSL_PROTOCOL, SSL_CIPHER, SSL_SERVER_NAME (only a valid host name),
  * SSL_ALPN, SSL_CLIENT_S_DN (whole; the connection keeps its text). */
 void tls_describe(const struct tls_conn *c, struct env_block *env);
-/* e.g. "TLSv1.3 TLS_AES_256_GCM_SHA384, relayed", for the logs. */
-void tls_summary(const struct tls_conn *c, char *buf, size_t size);
+/* e.g. "TLSv1.3 TLS_AES_256_GCM_SHA384, relayed", for the logs (hand_over:
+ * --tls-hand-over). */
+void tls_summary(const struct tls_conn *c, bool hand_over, char *buf, size_t size);
 
 /* After the handshake: the kernel took both directions of the record layer
  * (kTLS) and OpenSSL holds nothing unread, so that the socket itself can be
@@ -61,11 +62,10 @@ bool tls_handed_over(const struct tls_conn *c);
  * the socket takes it at once (it never blocks). */
 void tls_close_notify(struct tls_conn *c);
 
-/* Relay until the handler's output has ended and gone to the client (then
- * close_notify), or the connection failed: what the client sends goes to
- * to_handler (closed at the client's end of file), what comes from
- * from_handler goes to the client.  Blocks (poll); the socket is made
- * non-blocking.  Returns 0, or -1 if the connection failed. */
-int tls_relay(struct tls_conn *c, int to_handler, int from_handler);
+/* The connection as the bottom layer of a relay (relay.h): SSL_read and
+ * SSL_write on readiness (the kernel does the cipher where it took the
+ * record layer), close_notify then a half-close at the end.  Kept in the
+ * connection. */
+struct layer *tls_layer(struct tls_conn *c);
 
 #endif

@@ -19,7 +19,7 @@
 	X(EVP_PKEY_free) X(EVP_sha256) X(OPENSSL_sk_pop_free) X(RAND_bytes) X(SSL_CIPHER_get_name) \
 	X(SSL_CTX_check_private_key) X(SSL_CTX_ctrl) X(SSL_CTX_free) X(SSL_CTX_get0_certificate) \
 	X(SSL_CTX_load_verify_locations) X(SSL_CTX_new) X(SSL_CTX_set_alpn_select_cb) \
-	X(SSL_CTX_set_client_CA_list) X(SSL_CTX_set_default_passwd_cb) \
+	X(SSL_CTX_set_client_CA_list) X(SSL_CTX_set_default_passwd_cb) X(SSL_CTX_set_default_read_buffer_len) \
 	X(SSL_CTX_set_default_passwd_cb_userdata) X(SSL_CTX_set_options) X(SSL_CTX_set_verify) \
 	X(SSL_CTX_use_PrivateKey) X(SSL_CTX_use_PrivateKey_file) X(SSL_CTX_use_certificate) \
 	X(SSL_CTX_use_certificate_chain_file) X(SSL_accept) X(SSL_free) X(SSL_get0_alpn_selected) \
@@ -93,6 +93,7 @@ static int tls_load(struct ss_error *err)
 #define SSL_CTX_new (*p_SSL_CTX_new)
 #define SSL_CTX_set_alpn_select_cb (*p_SSL_CTX_set_alpn_select_cb)
 #define SSL_CTX_set_client_CA_list (*p_SSL_CTX_set_client_CA_list)
+#define SSL_CTX_set_default_read_buffer_len (*p_SSL_CTX_set_default_read_buffer_len)
 #define SSL_CTX_set_default_passwd_cb (*p_SSL_CTX_set_default_passwd_cb)
 #define SSL_CTX_set_default_passwd_cb_userdata (*p_SSL_CTX_set_default_passwd_cb_userdata)
 #define SSL_CTX_set_options (*p_SSL_CTX_set_options)

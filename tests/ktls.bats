@@ -42,17 +42,17 @@ guest_log() {
 	sed -n "s/^CHECK $1 log: //p" "$CONSOLE"
 }
 
-@test "in a kernel with kTLS, -v says that the handler gets the socket where the kernel takes the cipher" {
+@test "in a kernel with kTLS, -v says that the relay lets the kernel do the cipher, and --tls-hand-over gives the socket" {
 	assert_equal "$(found all ulp)" "mptcp tls"
 	local m
 	for m in $MODES; do
 		run guest_log "$m"
-		assert_line --regexp '^sockserve: TLS with a throw-away self-signed certificate, SHA-256 fingerprint [0-9A-F:]+; the kernel offers kTLS: a connection whose cipher it takes in both directions gives the handler the socket itself, others are relayed \(-vv tells which\)$'
-		assert_line --regexp '^sockserve: TLS with a throw-away self-signed certificate, SHA-256 fingerprint [0-9A-F:]+; sockserve relays the plaintext \(--tls-relay\)$'
+		assert_line --regexp '^sockserve: TLS with a throw-away self-signed certificate, SHA-256 fingerprint [0-9A-F:]+; the kernel offers kTLS: a connection whose cipher it takes in both directions gives the handler the socket itself \(--tls-hand-over\), others are relayed \(-vv tells which\)$'
+		assert_line --regexp '^sockserve: TLS with a throw-away self-signed certificate, SHA-256 fingerprint [0-9A-F:]+; sockserve relays the plaintext, and the kernel does the cipher where it takes it \(kTLS; -vv tells which\)$'
 	done
 }
 
-@test "TLS 1.2 with AES-GCM: the handler's fd 0 and 1 are the socket itself, in every mode; the client gets close_notify" {
+@test "--tls-hand-over, TLS 1.2 with AES-GCM: the handler's fd 0 and 1 are the socket itself, in every mode; the client gets close_notify" {
 	local m
 	for m in $MODES; do
 		assert_equal "$(found "$m" 'tls12 exit')" 0
@@ -64,9 +64,12 @@ guest_log() {
 	done
 }
 
-@test "TLS 1.3 (OpenSSL 3.0 gives the kernel only its sending side) and a CBC cipher are relayed" {
+@test "by default TLS 1.2 with AES-GCM is relayed, kTLS both ways; TLS 1.3 (OpenSSL 3.0 gives the kernel only its sending side) and a CBC cipher are relayed" {
 	local m
 	for m in $MODES; do
+		run found "$m" 'relay12 answer'
+		assert_output --regexp '^got hello TLSv1\.2 fd0=pipe:\[[0-9]+\] fd1=pipe:\[[0-9]+\] $'
+		assert_equal "$(found "$m" 'relay12 unexpected eof')" 0
 		run found "$m" 'tls13 answer'
 		assert_output --regexp '^got hello TLSv1\.3 fd0=pipe:\[[0-9]+\] fd1=pipe:\[[0-9]+\] $'
 		run found "$m" 'cbc answer'
@@ -75,21 +78,33 @@ guest_log() {
 		run guest_log "$m"
 		assert_line --regexp ': TLS handshake done: TLSv1\.3 TLS_AES_256_GCM_SHA384, relayed \(kTLS sends, OpenSSL receives\)$'
 		assert_line --regexp ': TLS handshake done: TLSv1\.2 ECDHE-ECDSA-AES128-SHA256, relayed$'
+		assert_line --regexp ': TLS handshake done: TLSv1\.2 ECDHE-ECDSA-AES256-GCM-SHA384, relayed \(kTLS both ways\)$'
 	done
 }
 
-@test "1 MiB each way through the handed-over socket arrives intact" {
-	local m up down
+@test "1 MiB each way arrives intact, through the handed-over socket and through the relay" {
+	local m how up down
 	up=$(found all up) down=$(found all down)
 	[ ${#up} -eq 64 ] && [ ${#down} -eq 64 ]
 	for m in $MODES; do
-		assert_equal "$(found "$m" 'mib exit')" 0
-		assert_equal "$(found "$m" 'mib first')" "$up"
-		assert_equal "$(found "$m" 'mib rest')" "$down"
+		for how in ktls relay; do
+			assert_equal "$(found "$m" "mib-$how exit")" 0
+			assert_equal "$(found "$m" "mib-$how first")" "$up"
+			assert_equal "$(found "$m" "mib-$how rest")" "$down"
+		done
+		# the relay moved the bytes with splice(2), the kernel doing the
+		# cipher: sockserve read no more than when the handler had the socket
+		# (a relay through its buffers would have read the 2 MiB itself)
+		local io relayed handed
+		for io in rchar wchar; do
+			relayed=$(found "$m" "mib-relay $io") handed=$(found "$m" "mib-ktls $io")
+			[ "$relayed" -gt 0 ] && [ "$handed" -gt 0 ]
+			[ $((relayed - handed)) -lt 262144 ]
+		done
 	done
 }
 
-@test "a client's close_notify: an error (EIO) for the handler on the handed-over socket, end of file with --tls-relay" {
+@test "a client's close_notify: an error (EIO) for the handler on the handed-over socket, end of file through the relay" {
 	local m
 	for m in $MODES; do
 		assert_equal "$(found "$m" 'notify-ktls handler')" "cat 1 cat: read error: Input/output error"
@@ -97,11 +112,13 @@ guest_log() {
 	done
 }
 
-@test "-T ends a handler that has the socket; the next request is served" {
-	local m
+@test "-T ends a handler, on the handed-over socket and through the relay; the next request is served" {
+	local m how
 	for m in $MODES; do
-		assert_equal "$(found "$m" 'timeout1 answer')" "started one "
-		assert_equal "$(found "$m" 'timeout2 answer')" "started two "
+		for how in ktls relay; do
+			assert_equal "$(found "$m" "timeout1-$how answer")" "started one "
+			assert_equal "$(found "$m" "timeout2-$how answer")" "started two "
+		done
 		run guest_log "$m"
 		assert_line --regexp ': end, handler pid [0-9]+ killed by signal 15 \(Terminated\) after 1[0-9]{3}\.[0-9] ms$'
 	done

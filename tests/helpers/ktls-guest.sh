@@ -38,7 +38,8 @@ client() {
 
 for m in sync fork thread; do
 	: >"err.$m"
-	serve "$m" --tls 127.0.0.1:0 -- \
+	# --tls-hand-over: the socket itself where the kernel takes both ways
+	serve "$m" --tls --tls-hand-over 127.0.0.1:0 -- \
 		sh -c 'read x; echo "got $x $SSL_PROTOCOL fd0=$(readlink /proc/$$/fd/0) fd1=$(readlink /proc/$$/fd/1)"'
 	echo hello | client tls12 -ign_eof -tls1_2
 	echo hello | client tls13 -ign_eof -tls1_3
@@ -47,20 +48,35 @@ for m in sync fork thread; do
 	kill "$PID"
 	wait "$PID"
 
-	# 1 MiB each way on the handed-over socket
-	serve "$m" --tls 127.0.0.1:0 -- sh -c 'head -c 1048576 | sha256sum | cut -d" " -f1; cat /tmp/down'
-	client mib -ign_eof -tls1_2 </tmp/up
-	echo "CHECK $m mib first: $(head -n 1 out)"
-	echo "CHECK $m mib rest: $(tail -c 1048576 out | sha256sum | cut -d' ' -f1)"
+	# the default: relayed, the kernel doing the cipher
+	serve "$m" --tls 127.0.0.1:0 -- \
+		sh -c 'read x; echo "got $x $SSL_PROTOCOL fd0=$(readlink /proc/$$/fd/0) fd1=$(readlink /proc/$$/fd/1)"'
+	echo hello | client relay12 -ign_eof -tls1_2
 	kill "$PID"
 	wait "$PID"
 
-	# the client's close_notify (s_client at the end of its input, which
-	# -quiet alone would ignore): what the handler's read gets, on the
-	# handed-over socket and with --tls-relay
+	# 1 MiB each way, on the handed-over socket and through the relay; what
+	# sockserve read and wrote itself (/proc/PID/io: read(2), write(2) and
+	# the like, not splice(2), which moves the relay's bytes in the kernel)
 	for how in ktls relay; do
 		opt=
-		[ "$how" = relay ] && opt=--tls-relay
+		[ "$how" = ktls ] && opt=--tls-hand-over
+		serve "$m" --tls $opt 127.0.0.1:0 -- sh -c 'head -c 1048576 | sha256sum | cut -d" " -f1; cat /tmp/down'
+		client "mib-$how" -ign_eof -tls1_2 </tmp/up
+		echo "CHECK $m mib-$how first: $(head -n 1 out)"
+		echo "CHECK $m mib-$how rest: $(tail -c 1048576 out | sha256sum | cut -d' ' -f1)"
+		echo "CHECK $m mib-$how rchar: $(sed -n 's/^rchar: //p' "/proc/$PID/io")"
+		echo "CHECK $m mib-$how wchar: $(sed -n 's/^wchar: //p' "/proc/$PID/io")"
+		kill "$PID"
+		wait "$PID"
+	done
+
+	# the client's close_notify (s_client at the end of its input, which
+	# -quiet alone would ignore): what the handler's read gets, on the
+	# handed-over socket and through the relay
+	for how in ktls relay; do
+		opt=
+		[ "$how" = ktls ] && opt=--tls-hand-over
 		serve "$m" --tls $opt 127.0.0.1:0 -- \
 			sh -c 'cat >/dev/null 2>/tmp/cat.err; echo "cat $?" >/tmp/cat.status; echo "cat ended"'
 		rm -f /tmp/cat.status
@@ -77,18 +93,23 @@ for m in sync fork thread; do
 	# the JSON log: the start-up event's path, each handshake's way
 	: >"json.$m"
 	LOG=json.$m
-	serve "$m" --log-format json --tls 127.0.0.1:0 -- sh -c 'read x; echo "$x"'
+	serve "$m" --log-format json --tls --tls-hand-over 127.0.0.1:0 -- sh -c 'read x; echo "$x"'
 	LOG=
 	echo json | client json -ign_eof -tls1_2
 	kill "$PID"
 	wait "$PID"
 	grep '"event":"tls' "json.$m" | sed "s/^/CHECK $m json: /"
 
-	# -T ends a handler on a handed-over socket; the next one is served
-	serve "$m" --tls -T 1 127.0.0.1:0 -- sh -c 'read x; echo "started $x"; exec sleep 30'
-	echo one | client timeout1 -ign_eof -tls1_2
-	echo two | client timeout2 -ign_eof -tls1_2
-	kill "$PID"
-	wait "$PID"
+	# -T ends a handler, on a handed-over socket and through the relay;
+	# the next one is served
+	for how in ktls relay; do
+		opt=
+		[ "$how" = ktls ] && opt=--tls-hand-over
+		serve "$m" --tls $opt -T 1 127.0.0.1:0 -- sh -c 'read x; echo "started $x"; exec sleep 30'
+		echo one | client "timeout1-$how" -ign_eof -tls1_2
+		echo two | client "timeout2-$how" -ign_eof -tls1_2
+		kill "$PID"
+		wait "$PID"
+	done
 	sed "s/^/CHECK $m log: /" "err.$m"
 done
