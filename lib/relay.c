@@ -307,8 +307,11 @@ static void run(struct relay *r)
 	uint64_t before = r->bytes_in + r->bytes_out;
 	bool moved = true;
 
-	while (moved && r->running && r->bytes_in + r->bytes_out - before < RUN_BUDGET)
-		moved = move_up(r) | move_down(r, now);
+	while (moved && r->running && r->bytes_in + r->bytes_out - before < RUN_BUDGET) {
+		/* both directions, every time */
+		bool up = move_up(r), down = move_down(r, now);
+		moved = up || down;
+	}
 	if (!r->running)
 		return;
 	/* What each side waits for now. */
