@@ -156,22 +156,13 @@ static enum receive dgram_receive(struct view *v, struct request *req)
 	return RECEIVE_OK;
 }
 
-static void close_watched(struct view *v, struct watch *w, int *fd)
-{
-	if (*fd < 0)
-		return;
-	loop_set(v->loop, w, 0);
-	close(*fd);
-	*fd = -1;
-}
-
 /* Give the handler as much of the packet as its pipe takes, and close it at
  * the end.  True while the pipe is full: wait for room, then call again. */
 static bool pump_in(struct view *v, struct dgram *d)
 {
 	while (d->in_fd >= 0) {
 		if (d->packet_off == d->packet_len) {
-			close_watched(v, &d->in_w, &d->in_fd);
+			loop_drop(v->loop, &d->in_w, &d->in_fd);
 			return false;
 		}
 		ssize_t n = write(d->in_fd, d->packet + d->packet_off, d->packet_len - d->packet_off);
@@ -183,7 +174,7 @@ static bool pump_in(struct view *v, struct dgram *d)
 			return true;
 		} else {
 			/* The handler closed its stdin early: that is its business. */
-			close_watched(v, &d->in_w, &d->in_fd);
+			loop_drop(v->loop, &d->in_w, &d->in_fd);
 		}
 	}
 	return false;
@@ -210,7 +201,7 @@ static void pump_out(struct view *v, struct dgram *d, bool final)
 		} else if (n < 0 && errno == EAGAIN) {
 			return;
 		} else {
-			close_watched(v, &d->out_w, &d->out_fd);
+			loop_drop(v->loop, &d->out_w, &d->out_fd);
 		}
 	}
 }
@@ -298,8 +289,8 @@ static void dgram_pump(struct view *v, struct request *req, pid_t pid)
 		exited = pidfd >= 0 && p[0].revents != 0;
 	}
 	pump_out(v, d, true);
-	close_watched(v, &d->in_w, &d->in_fd);
-	close_watched(v, &d->out_w, &d->out_fd);
+	loop_drop(v->loop, &d->in_w, &d->in_fd);
+	loop_drop(v->loop, &d->out_w, &d->out_fd);
 	if (pidfd >= 0)
 		close(pidfd);
 }
@@ -347,8 +338,8 @@ static void dgram_finish(struct view *v, struct request *req)
 	 * what a process it left behind writes later is not waited for. */
 	if (req->exited)
 		pump_out(v, d, true);
-	close_watched(v, &d->in_w, &d->in_fd);
-	close_watched(v, &d->out_w, &d->out_fd);
+	loop_drop(v->loop, &d->in_w, &d->in_fd);
+	loop_drop(v->loop, &d->out_w, &d->out_fd);
 	release_pipes(d);
 	/* A handler stopped by --timeout sends no reply. */
 	if (req->exited && !req->timed_out)

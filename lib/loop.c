@@ -93,6 +93,15 @@ int loop_once(struct loop *loop, int timeout_ms)
 	return n;
 }
 
+void loop_drop(struct loop *loop, struct watch *w, int *fd)
+{
+	if (*fd < 0)
+		return;
+	loop_set(loop, w, 0);
+	close(*fd);
+	*fd = -1;
+}
+
 int set_nonblocking(int fd, bool on)
 {
 	int flags = fcntl(fd, F_GETFL);

@@ -36,6 +36,9 @@ int loop_set(struct loop *loop, struct watch *w, uint32_t events);
 /* Wait up to timeout_ms (-1: no limit) and run the callbacks of what is ready. */
 int loop_once(struct loop *loop, int timeout_ms);
 void loop_close(struct loop *loop);
+/* Drop w from the loop and close its descriptor *fd, then -1 (nothing if
+ * it is -1 already). */
+void loop_drop(struct loop *loop, struct watch *w, int *fd);
 int64_t now_us(void);
 /* Set or clear O_NONBLOCK on fd: 0, or -1 with errno. */
 int set_nonblocking(int fd, bool on);

@@ -92,11 +92,10 @@ static unsigned fork_limit(const struct ss_config *cfg)
 	return (unsigned)cfg->max_children;
 }
 
-static struct child *child_of(struct view *v, struct request *req)
+static struct child *child_of(struct request *req)
 {
 	struct child *c = req->mode_ctx;
 
-	(void)v;
 	if (c != NULL)
 		return c;
 	c = calloc(1, sizeof(*c));
@@ -112,12 +111,17 @@ static struct child *child_of(struct view *v, struct request *req)
 	return c;
 }
 
-/* The handler is running (or has already ended): the loop's part. */
-static void started(struct view *v, struct request *req)
+/* The handler has been reaped: its end, or (exec failed) the command
+ * cannot be run, which is not its exit. */
+static void ended(struct view *v, struct request *req, int wstatus)
 {
-	if (v->handler->watch != NULL)
-		v->handler->watch(v, req);
-	request_started(v, req);
+	struct child *c = req->mode_ctx;
+	int error = spawn_child_error(c != NULL ? c->memory : NULL);
+
+	if (error != 0)
+		request_failed(v, req, error);
+	else
+		request_end(v, req, wstatus);
 }
 
 /* The child is spawned without waiting for its exec (spawn.c), on memory of
@@ -125,7 +129,7 @@ static void started(struct view *v, struct request *req)
 static void spawn_here(struct view *v, struct request *req)
 {
 	int64_t t0 = now_us();
-	struct child *c = child_of(v, req);
+	struct child *c = child_of(req);
 	int rc = c != NULL ? v->handler->spawn(v, req, c->memory, &req->pid) : ENOMEM;
 
 	req->spawn_us = now_us() - t0;
@@ -133,7 +137,9 @@ static void spawn_here(struct view *v, struct request *req)
 		request_not_started(v, req, rc);
 		return;
 	}
-	started(v, req);
+	if (v->handler->watch != NULL)
+		v->handler->watch(v, req);
+	request_started(v, req);
 }
 
 static void *helper_main(void *arg)
@@ -185,11 +191,7 @@ static void handed_back(struct view *v, struct child *c)
 	if (c->reaped) {
 		/* it ran and was reaped before the hand-back */
 		request_log_start(v, req);
-		int error = spawn_child_error(c->memory);
-		if (error != 0)
-			request_failed(v, req, error);
-		else
-			request_end(v, req, c->wstatus);
+		ended(v, req, c->wstatus);
 		return;
 	}
 	if (c->pending_signal != 0)
@@ -218,7 +220,7 @@ static void child_dispatch(struct view *v, struct request *req)
 		spawn_here(v, req);
 		return;
 	}
-	struct child *c = child_of(v, req);
+	struct child *c = child_of(req);
 	if (c == NULL) {
 		request_not_started(v, req, ENOMEM);
 		return;
@@ -270,17 +272,10 @@ static void child_reap(struct view *v)
 
 	while ((pid = waitpid(-1, &wstatus, WNOHANG)) > 0) {
 		struct request *req = request_by_pid(v, pid);
-		if (req == NULL) {
-			reaped_early(v, pid, wstatus);
-			continue;
-		}
-		/* exec failed: the command cannot be run, which is not its exit */
-		struct child *c = req->mode_ctx;
-		int error = spawn_child_error(c != NULL ? c->memory : NULL);
-		if (error != 0)
-			request_failed(v, req, error);
+		if (req != NULL)
+			ended(v, req, wstatus);
 		else
-			request_end(v, req, wstatus);
+			reaped_early(v, pid, wstatus);
 	}
 }
 

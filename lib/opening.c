@@ -35,32 +35,12 @@ static int next_stage(const struct view *v, int i)
 	return 0;
 }
 
-static void list_init(struct request *head)
-{
-	head->next = head->prev = head;
-}
-
-static void list_append(struct request *head, struct request *r)
-{
-	r->prev = head->prev;
-	r->next = head;
-	head->prev->next = r;
-	head->prev = r;
-}
-
-static void list_remove(struct request *r)
-{
-	r->prev->next = r->next;
-	r->next->prev = r->prev;
-	r->prev = r->next = NULL;
-}
-
 int openings_init(struct view *v, unsigned max, int64_t timeout_us, struct ss_error *err)
 {
 	struct openings *o = v->openings;
 
-	list_init(&o->waiting);
-	list_init(&o->parked);
+	request_list_init(&o->waiting);
+	request_list_init(&o->parked);
 	o->max = max;
 	o->timeout_us = timeout_us;
 	for (size_t k = 0; k < STAGES; k++)
@@ -130,7 +110,7 @@ void opening_release(struct view *v, struct request *op)
 static void opening_leave(struct view *v, struct request *op)
 {
 	loop_set(v->loop, &op->opening_watch, 0);
-	list_remove(op);
+	request_list_remove(op);
 }
 
 /* Off its list and closed, unlogged (refused: already logged). */
@@ -218,7 +198,7 @@ void opening_start(struct view *v, struct request *op, watch_fn *on_event)
 	op->opening_watch = (struct watch){ .fd = op->fd, .fn = on_event, .data = op };
 	op->opening = 0;
 	/* the end of the list keeps it in deadline order: all have the same time */
-	list_append(&o->waiting, op);
+	request_list_append(&o->waiting, op);
 }
 
 /* Into the stage that follows the current one; false if it failed to
@@ -282,7 +262,7 @@ enum opened opening_advance(struct view *v, struct request *op, uint32_t events)
 
 void opening_park(struct view *v, struct request *op)
 {
-	list_append(&v->openings->parked, op);
+	request_list_append(&v->openings->parked, op);
 }
 
 struct request *opening_unpark(struct view *v)
@@ -291,7 +271,7 @@ struct request *opening_unpark(struct view *v)
 
 	if (op == &v->openings->parked)
 		return NULL;
-	list_remove(op);
+	request_list_remove(op);
 	return op;
 }
 

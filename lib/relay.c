@@ -33,7 +33,6 @@ struct relay {
 	bool client_eof;             /* nothing more comes from the client */
 	bool handler_eof;            /* nothing more comes from the handler */
 	bool closed;                 /* the client's side is closed (or the client is gone) */
-	bool failed;
 	bool done_called;
 	uint32_t up_wants, down_wants; /* socket events each direction waits for */
 	bool up_pipe_full;           /* a splice found the handler's stdin full */
@@ -44,43 +43,6 @@ struct relay {
 	relay_done_fn *done;
 	void *data;
 };
-
-/* ---- the plain socket, the bottom of a stack ---- */
-
-static ssize_t socket_read(struct layer *l, void *buf, size_t size)
-{
-	ssize_t n = read(l->fd, buf, size);
-
-	l->wants = n < 0 && errno == EAGAIN ? EPOLLIN : 0;
-	return n;
-}
-
-static ssize_t socket_write(struct layer *l, const void *buf, size_t size)
-{
-	ssize_t n = send(l->fd, buf, size, MSG_NOSIGNAL);
-
-	l->wants = n < 0 && errno == EAGAIN ? EPOLLOUT : 0;
-	return n;
-}
-
-static int socket_close(struct layer *l)
-{
-	l->wants = 0;
-	shutdown(l->fd, SHUT_WR);
-	return 0;
-}
-
-static const struct layer_ops socket_ops = {
-	.name = "socket",
-	.read = socket_read,
-	.write = socket_write,
-	.close = socket_close,
-};
-
-void layer_socket(struct layer *l, int fd)
-{
-	*l = (struct layer){ .ops = &socket_ops, .fd = fd };
-}
 
 /* ---- the engine ---- */
 
@@ -110,16 +72,6 @@ void relay_free(struct relay *r)
 	free(r->up);
 	free(r->down);
 	free(r);
-}
-
-static void close_watched(struct relay *r, struct watch *w, int *fd)
-{
-	if (*fd < 0)
-		return;
-	if (w->events != 0)
-		loop_set(r->loop, w, 0);
-	close(*fd);
-	*fd = -1;
 }
 
 /* Whether a pipe holds all it can take (a splice into it found no room). */
@@ -168,8 +120,6 @@ static bool move_up(struct relay *r)
 			continue;
 		} else {
 			/* its end of input (or a failed connection): the handler's too */
-			if (n < 0)
-				r->failed = true;
 			r->client_eof = true;
 			moved = true;
 		}
@@ -185,12 +135,12 @@ static bool move_up(struct relay *r)
 			break;
 		} else {
 			/* the handler closed its input: what the client sends goes nowhere */
-			close_watched(r, &r->to_w, &r->to);
+			loop_drop(r->loop, &r->to_w, &r->to);
 			moved = true;
 		}
 	}
 	if (r->up_off == r->up_len && r->client_eof && r->to >= 0) {
-		close_watched(r, &r->to_w, &r->to);
+		loop_drop(r->loop, &r->to_w, &r->to);
 		moved = true;
 	}
 	return moved;
@@ -200,10 +150,10 @@ static bool move_up(struct relay *r)
  * SIGPIPE) and end of file as it would on the connection itself. */
 static bool client_gone(struct relay *r)
 {
-	r->failed = r->closed = true;
+	r->closed = true;
 	r->down_off = r->down_len;
-	close_watched(r, &r->from_w, &r->from);
-	close_watched(r, &r->to_w, &r->to);
+	loop_drop(r->loop, &r->from_w, &r->from);
+	loop_drop(r->loop, &r->to_w, &r->to);
 	r->handler_eof = r->client_eof = true;
 	return true;
 }
@@ -224,7 +174,7 @@ static bool move_down(struct relay *r, int64_t now)
 		}
 		if (n == 0) {
 			r->handler_eof = true;
-			close_watched(r, &r->from_w, &r->from);
+			loop_drop(r->loop, &r->from_w, &r->from);
 			moved = true;
 		} else if (errno == EAGAIN) {
 			/* which side: nothing in the pipe, or no room in the socket */
@@ -246,7 +196,7 @@ static bool move_down(struct relay *r, int64_t now)
 			moved = true;
 		} else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
 			r->handler_eof = true;
-			close_watched(r, &r->from_w, &r->from);
+			loop_drop(r->loop, &r->from_w, &r->from);
 			moved = true;
 		}
 	}
@@ -297,8 +247,7 @@ static void set_timer(struct relay *r, int64_t at)
 		its.it_value.tv_nsec = (long)(at % 1000000) * 1000 + 1;
 	}
 	timerfd_settime(r->timer_fd, TFD_TIMER_ABSTIME, &its, NULL);
-	if ((at != 0) != (r->timer_w.events != 0))
-		loop_set(r->loop, &r->timer_w, at != 0 ? EPOLLIN : 0);
+	loop_set(r->loop, &r->timer_w, at != 0 ? EPOLLIN : 0);
 }
 
 static void run(struct relay *r)
@@ -320,20 +269,15 @@ static void run(struct relay *r)
 		sock |= r->up_wants;
 	if (!r->closed)
 		sock |= r->down_wants;
-	if (sock != r->sock_w.events)
-		loop_set(r->loop, &r->sock_w, sock);
-	if (r->to >= 0) {
-		uint32_t to = r->up_off < r->up_len || r->up_pipe_full ? EPOLLOUT : 0;
-		if (to != r->to_w.events)
-			loop_set(r->loop, &r->to_w, to);
-	}
+	loop_set(r->loop, &r->sock_w, sock);
+	if (r->to >= 0)
+		loop_set(r->loop, &r->to_w, r->up_off < r->up_len || r->up_pipe_full ? EPOLLOUT : 0);
 	if (r->from >= 0) {
 		bool spliced = r->client->ops->splice_out != NULL && !r->closed;
 		uint32_t from = r->down_off == r->down_len && !r->handler_eof && (!spliced || r->down_pipe_empty ||
 		                                                                  r->down_wants == 0)
 		              ? EPOLLIN : 0;
-		if (from != r->from_w.events)
-			loop_set(r->loop, &r->from_w, from);
+		loop_set(r->loop, &r->from_w, from);
 	}
 	/* Over budget, the relay runs again at the loop's next turn; else a
 	 * layer may wait for a time rather than the socket. */
@@ -368,7 +312,7 @@ int relay_start(struct relay *r, struct loop *loop, struct layer *client, int to
 	r->to = to;
 	r->from = from;
 	r->up_len = r->up_off = r->down_len = r->down_off = 0;
-	r->client_eof = r->handler_eof = r->closed = r->failed = r->done_called = false;
+	r->client_eof = r->handler_eof = r->closed = r->done_called = false;
 	r->up_wants = EPOLLIN;
 	r->down_wants = 0;
 	r->bytes_in = r->bytes_out = 0;
@@ -381,7 +325,8 @@ int relay_start(struct relay *r, struct loop *loop, struct layer *client, int to
 	r->timer_w = (struct watch){ .fd = r->timer_fd, .fn = on_event, .data = r };
 	if (set_nonblocking(to, true) < 0 || set_nonblocking(from, true) < 0)
 		return -1;
-	r->to_size = fcntl(to, F_GETPIPE_SZ);
+	/* how full the handler's stdin can get: where the layers splice */
+	r->to_size = client->ops->splice_in != NULL ? fcntl(to, F_GETPIPE_SZ) : 0;
 	r->up_pipe_full = r->down_pipe_empty = false;
 	r->running = true;
 	/* Whatever the client sent with its handshake may already wait in the
@@ -395,12 +340,10 @@ void relay_stop(struct relay *r)
 	if (!r->running && r->to < 0 && r->from < 0)
 		return;
 	r->running = false;
-	if (r->sock_w.events != 0)
-		loop_set(r->loop, &r->sock_w, 0);
-	if (r->timer_w.events != 0)
-		set_timer(r, 0);
-	close_watched(r, &r->to_w, &r->to);
-	close_watched(r, &r->from_w, &r->from);
+	loop_set(r->loop, &r->sock_w, 0);
+	set_timer(r, 0);
+	loop_drop(r->loop, &r->to_w, &r->to);
+	loop_drop(r->loop, &r->from_w, &r->from);
 }
 
 bool relay_running(const struct relay *r)
@@ -416,19 +359,4 @@ bool relay_delivered(const struct relay *r)
 int64_t relay_progress_us(const struct relay *r)
 {
 	return r->progress_us;
-}
-
-bool relay_failed(const struct relay *r)
-{
-	return r->failed;
-}
-
-uint64_t relay_bytes_in(const struct relay *r)
-{
-	return r->bytes_in;
-}
-
-uint64_t relay_bytes_out(const struct relay *r)
-{
-	return r->bytes_out;
 }

@@ -11,7 +11,7 @@
  * --timeout, the drain and SIGTERM reach every relayed connection.
  *
  * The client's side is a stack of layers over the connection: the bottom one
- * does the I/O on the socket (plain, or TLS through OpenSSL, which lets the
+ * does the I/O on the socket (today TLS through OpenSSL, which lets the
  * kernel do the cipher where it offers kTLS); a layer above transforms what
  * passes (a trace, faults, WebSocket framing) and calls the one below.  Each
  * layer says what it waits for: the socket's readiness (wants), or a time
@@ -59,9 +59,6 @@ struct layer {
 	int64_t wake_at;
 };
 
-/* The bottom layer of a plain connection. */
-void layer_socket(struct layer *l, int fd);
-
 /* Called once, in the loop, when what the handler wrote has all gone to
  * the client and the client's side is closed (or the client is gone):
  * loop_ctx is the loop's, data the relay's. */
@@ -84,10 +81,5 @@ bool relay_running(const struct relay *r);
 bool relay_delivered(const struct relay *r);
 /* When bytes last went to the client (or the relay started). */
 int64_t relay_progress_us(const struct relay *r);
-/* The connection failed (a reset, a TLS error). */
-bool relay_failed(const struct relay *r);
-/* Bytes moved each way so far. */
-uint64_t relay_bytes_in(const struct relay *r);
-uint64_t relay_bytes_out(const struct relay *r);
 
 #endif

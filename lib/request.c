@@ -43,8 +43,8 @@ int requests_init(struct view *v, struct ss_error *err)
 	}
 	v->requests->slots_used = 0;
 	v->requests->free_list = NULL;
-	v->requests->active.next = v->requests->active.prev = &v->requests->active;
-	v->requests->flushing.next = v->requests->flushing.prev = &v->requests->flushing;
+	request_list_init(&v->requests->active);
+	request_list_init(&v->requests->flushing);
 	return 0;
 }
 
@@ -151,18 +151,13 @@ void request_release(struct view *v, struct request *req)
 
 void request_track(struct view *v, struct request *req)
 {
-	req->prev = v->requests->active.prev;
-	req->next = &v->requests->active;
-	v->requests->active.prev->next = req;
-	v->requests->active.prev = req;
+	request_list_append(&v->requests->active, req);
 	v->requests->active_count++;
 }
 
 static void request_untrack(struct view *v, struct request *req)
 {
-	req->prev->next = req->next;
-	req->next->prev = req->prev;
-	req->prev = NULL;
+	request_list_remove(req);
 	v->requests->active_count--;
 }
 
@@ -233,12 +228,8 @@ void request_end(struct view *v, struct request *req, int wstatus)
 	 * for FLUSH_IDLE_US), unless --timeout stopped it or the drain is over. */
 	if (req->relay != NULL && relay_running(req->relay) && !relay_delivered(req->relay) && !req->timed_out &&
 	    !v->requests->cut) {
-		struct request *head = &v->requests->flushing;
 		req->flushing = true;
-		req->prev = head->prev;
-		req->next = head;
-		head->prev->next = req;
-		head->prev = req;
+		request_list_append(&v->requests->flushing, req);
 		v->requests->flushing_count++;
 		return;
 	}
@@ -249,9 +240,7 @@ void request_flushed(struct view *v, struct request *req)
 {
 	if (!req->flushing)
 		return;
-	req->prev->next = req->next;
-	req->next->prev = req->prev;
-	req->prev = req->next = NULL;
+	request_list_remove(req);
 	req->flushing = false;
 	v->requests->flushing_count--;
 	request_release(v, req);

@@ -58,6 +58,29 @@ struct request {
 	struct env_block env;
 };
 
+/* A list of requests (prev and next) with a sentinel head: the in-progress
+ * and flushing lists, and the openings' lists.  A request off every list has
+ * prev NULL. */
+static inline void request_list_init(struct request *head)
+{
+	head->next = head->prev = head;
+}
+
+static inline void request_list_append(struct request *head, struct request *r)
+{
+	r->prev = head->prev;
+	r->next = head;
+	head->prev->next = r;
+	head->prev = r;
+}
+
+static inline void request_list_remove(struct request *r)
+{
+	r->prev->next = r->next;
+	r->next->prev = r->prev;
+	r->prev = r->next = NULL;
+}
+
 /* The requests of one server (request.c's alone; others ask the functions
  * below). */
 struct requests {

@@ -317,9 +317,7 @@ static void update_listener(struct ss_server *srv)
 
 static void close_listener(struct ss_server *srv)
 {
-	loop_set(&srv->loop, &srv->sock.watch, 0);
-	close(srv->sock.fd);
-	srv->sock.fd = -1;
+	loop_drop(&srv->loop, &srv->sock.watch, &srv->sock.fd);
 }
 
 static void start_drain(struct ss_server *srv, bool with_grace);

@@ -455,17 +455,21 @@ void tls_close_notify(struct tls_conn *c)
 
 /* ---- the connection as the bottom layer of a relay (relay.h) ---- */
 
-/* An SSL call that did not complete: EAGAIN with what it waits for, or
- * false after an error. */
-static bool ssl_would_block(struct layer *l, SSL *ssl, int rc)
+/* What SSL_read or SSL_write returned, as read(2) and write(2) return it:
+ * bytes; -1 with EAGAIN when it waits (wants says for what); 0 at the
+ * client's close_notify, or at its end without one (the handler sees end
+ * of file either way); else -1 with fail. */
+static ssize_t ssl_result(struct layer *l, SSL *ssl, int n, int fail)
 {
-	int e = SSL_get_error(ssl, rc);
+	int e = n > 0 ? SSL_ERROR_NONE : SSL_get_error(ssl, n);
 
 	l->wants = e == SSL_ERROR_WANT_READ ? EPOLLIN : e == SSL_ERROR_WANT_WRITE ? EPOLLOUT : 0;
-	if (l->wants == 0)
-		return false;
-	errno = EAGAIN;
-	return true;
+	if (n > 0)
+		return n;
+	if (e == SSL_ERROR_ZERO_RETURN)
+		return 0;
+	errno = l->wants != 0 ? EAGAIN : fail;
+	return -1;
 }
 
 static ssize_t layer_read(struct layer *l, void *buf, size_t size)
@@ -473,19 +477,7 @@ static ssize_t layer_read(struct layer *l, void *buf, size_t size)
 	struct tls_conn *c = l->state;
 
 	ERR_clear_error();
-	int n = SSL_read(c->ssl, buf, size > INT_MAX ? INT_MAX : (int)size);
-	if (n > 0) {
-		l->wants = 0;
-		return n;
-	}
-	if (ssl_would_block(l, c->ssl, n))
-		return -1;
-	/* close_notify, or the connection's end without one (the handler
-	 * sees end of file either way); anything else failed */
-	if (SSL_get_error(c->ssl, n) == SSL_ERROR_ZERO_RETURN)
-		return 0;
-	errno = ECONNRESET;
-	return -1;
+	return ssl_result(l, c->ssl, SSL_read(c->ssl, buf, size > INT_MAX ? INT_MAX : (int)size), ECONNRESET);
 }
 
 static ssize_t layer_write(struct layer *l, const void *buf, size_t size)
@@ -493,28 +485,23 @@ static ssize_t layer_write(struct layer *l, const void *buf, size_t size)
 	struct tls_conn *c = l->state;
 
 	ERR_clear_error();
-	int n = SSL_write(c->ssl, buf, size > INT_MAX ? INT_MAX : (int)size);
-	if (n > 0) {
-		l->wants = 0;
-		return n;
-	}
-	if (!ssl_would_block(l, c->ssl, n))
-		errno = EPIPE;
-	return -1;
+	return ssl_result(l, c->ssl, SSL_write(c->ssl, buf, size > INT_MAX ? INT_MAX : (int)size), EPIPE);
 }
 
 /* close_notify, then the socket's half-close: the client sees its end of
- * file. */
+ * file.  Only a full socket makes it wait. */
 static int layer_close(struct layer *l)
 {
 	struct tls_conn *c = l->state;
 
 	ERR_clear_error();
 	int n = SSL_shutdown(c->ssl);
-	if (n < 0 && ssl_would_block(l, c->ssl, n) && l->wants == EPOLLOUT)
-		return -1;
+	l->wants = n < 0 && SSL_get_error(c->ssl, n) == SSL_ERROR_WANT_WRITE ? EPOLLOUT : 0;
 	ERR_clear_error();
-	l->wants = 0;
+	if (l->wants != 0) {
+		errno = EAGAIN;
+		return -1;
+	}
 	shutdown(c->fd, SHUT_WR);
 	return 0;
 }
