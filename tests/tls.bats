@@ -132,6 +132,9 @@ stalled_readers() {
 	stall s1
 	stall s2
 	wait_until 15 holds -ge 2 log_count 'killed by signal 15'
+	# ended with their handlers: not left flushing what the clients never
+	# take (that would hold the places 10 s more)
+	wait_until 5 status_shows 'status: 0 in progress'
 	run sh -c 'python3 "$0" --end none --send "" "$1" | wc -c' "$TLSC" "$ADDR"
 	[ "$output" -gt 0 ]
 	kill -TERM "$SERVER_PID"
@@ -199,6 +202,25 @@ PY
 	# the request ends anyway
 	wait_until 20 log_has 'the client took none of the handler.s last output for 10 s: closed'
 	wait_until 10 status_shows 'status: 0 in progress, 0 handled, 1 failed'
+}
+
+@test "the end of --grace ends a request still relaying what its ended handler wrote" {
+	start_server -v --tls --grace 1 -m "$MODE" 127.0.0.1:0 -- sh -c 'echo "$$" >"$0"; exec yes' "$PWD/pid"
+	python3 "$TOP/tests/helpers/tlsstall.py" "$ADDR" 60 >s1 &
+	STARTED_PIDS+=($!)
+	wait_until 10 test -s pid
+	wait_until 20 holds -ge 1000000 send_queue "${ADDR##*:}"
+	kill -KILL "$(cat pid)"
+	wait_until 10 log_has 'killed by signal 9'
+	# its handler has ended, and the request is still in progress
+	wait_until 10 status_shows 'status: 1 in progress, 0 handled, 1 failed'
+	kill -TERM "$SERVER_PID"
+	# the drain waits for it up to --grace, then ends it, long before the
+	# 10 s a client that takes nothing is given
+	wait_gone "$SERVER_PID" 5
+	reap "$SERVER_PID"
+	assert_equal "$(log_count 'took none of the handler')" 0
+	log_has 'shutting down: 1 in progress'
 }
 
 @test "3,000 handshakes: sockserve's memory and descriptors stay flat" {
