@@ -115,6 +115,16 @@ send_queue() {
 	echo $((16#${hex:-0}))
 }
 
+# send_queue_steady PORT: the send queue of PORT's connection holds bytes and
+# has not moved in half a second: the client takes nothing and the server's
+# socket is full, so what the handler writes waits in the relay and its pipe.
+send_queue_steady() {
+	local before
+	before=$(send_queue "$1")
+	sleep 0.5
+	[ "$before" -gt 0 ] && [ "$(send_queue "$1")" = "$before" ]
+}
+
 # stall NAME: a TLS client that has finished its handshake and reads nothing
 # (tests/helpers/tlsstall.py), its output in NAME.
 stall() {
@@ -194,8 +204,8 @@ PY
 	python3 "$TOP/tests/helpers/tlsstall.py" "$ADDR" 60 >s1 &
 	STARTED_PIDS+=($!)
 	wait_until 10 test -s pid
-	# the relay is held up: a megabyte waits in the server's send queue
-	wait_until 20 holds -ge 1000000 send_queue "${ADDR##*:}"
+	# the relay is held up: the server's socket is full
+	wait_until 30 send_queue_steady "${ADDR##*:}"
 	kill -KILL "$(cat pid)"
 	wait_until 10 log_has 'killed by signal 9'
 	# the client reads nothing: after 10 s without taking any of the rest,
@@ -209,7 +219,7 @@ PY
 	python3 "$TOP/tests/helpers/tlsstall.py" "$ADDR" 60 >s1 &
 	STARTED_PIDS+=($!)
 	wait_until 10 test -s pid
-	wait_until 20 holds -ge 1000000 send_queue "${ADDR##*:}"
+	wait_until 30 send_queue_steady "${ADDR##*:}"
 	kill -KILL "$(cat pid)"
 	wait_until 10 log_has 'killed by signal 9'
 	# its handler has ended, and the request is still in progress
