@@ -197,8 +197,8 @@ check: deps-test
 	@$(MAKE) --no-print-directory all SANITIZE=thread
 	@$(MAKE) --no-print-directory static
 	@TSAN_OPTIONS="halt_on_error=1 exitcode=66 $${TSAN_OPTIONS-}" \
-		tests/run sockserve build/asan/sockserve@fork,thread build/tsan/sockserve@thread:stream,lifecycle,datagram,time,hardening,proxy,tls,modes,resources,workers,logging,access \
-		build/tsan/sockserve@fork:stream,lifecycle,datagram,time,modes \
+		tests/run sockserve build/asan/sockserve@fork,thread build/tsan/sockserve@thread:stream,lifecycle,datagram,time,hardening,proxy,tls,modes,resources,workers,logging,access,testing \
+		build/tsan/sockserve@fork:stream,lifecycle,datagram,time,modes,testing \
 		build/static/sockserve@fork:stream,cli,privileges,lifecycle,tls,integration
 
 # Never installs packages: only what make built (and the docs).

@@ -30,17 +30,18 @@ text = subprocess.run([sockserve, "--help"], capture_output=True, text=True, che
 # "  -f, --family=FAMILY    address family..." / "      --once   ..." / "  -4   same as..."
 options = []
 for line in text.splitlines():
-    m = re.match(r"^ +(?:(-[^-\s]),? ?)?(?:(--[a-z0-9-]+))?(?:[= ]([A-Z]+))?\s{2,}(\S.*)$", line)
+    # "--trace[=FILE]": an optional argument, given only as --trace=FILE
+    m = re.match(r"^ +(?:(-[^-\s]),? ?)?(?:(--[a-z0-9-]+))?(\[)?(?:[= ]([A-Z]+))?\]?\s{2,}(\S.*)$", line)
     if not m or not (m.group(1) or m.group(2)):
         continue
-    short, long_, arg, desc = m.groups()
+    short, long_, optional, arg, desc = m.groups()
     # the first line of the help, without a parenthesis that the line's end
     # cuts in two
     desc = desc.replace("'", "").replace('"', "")
     cut = desc.rfind(" (")
     if cut >= 0 and ")" not in desc[cut:]:
         desc = desc[:cut].rstrip(" ,;:")
-    options.append({"short": short, "long": long_, "arg": arg, "desc": desc})
+    options.append({"short": short, "long": long_, "arg": arg, "desc": desc, "optional": bool(optional)})
 if len(options) < 30:
     sys.exit("generate: too few options found in --help (%d)" % len(options))
 
@@ -55,16 +56,21 @@ for name, values in VALUES.items():
     pats = [w for o in options if o["arg"] == name for w in words(o)]
     if pats:
         value_cases.append("\t%s) COMPREPLY=($(compgen -W '%s' -- \"$cur\")); return ;;" % (" | ".join(pats), values))
+for o in options:
+    if o["optional"]:
+        action = "_filedir" if KINDS.get(o["arg"]) == "file" else ":"
+        value_cases.append("\t%s) if $split; then %s; return; fi ;;" % (o["long"], action))
 for name, kind in KINDS.items():
-    pats = [w for o in options if o["arg"] == name for w in words(o)]
+    pats = [w for o in options if o["arg"] == name and not o["optional"] for w in words(o)]
     if not pats:
         continue
     action = {"user": "COMPREPLY=($(compgen -u -- \"$cur\"))", "group": "COMPREPLY=($(compgen -g -- \"$cur\"))",
               "file": "_filedir"}[kind]
     value_cases.append("\t%s) %s; return ;;" % (" | ".join(pats), action))
-free = [w for o in options if o["arg"] and o["arg"] not in VALUES and o["arg"] not in KINDS for w in words(o)]
+free = [w for o in options if o["arg"] and not o["optional"] and o["arg"] not in VALUES and o["arg"] not in KINDS
+        for w in words(o)]
 value_cases.append("\t%s) return ;;" % " | ".join(free))
-takes_value = "|".join(w for o in options if o["arg"] for w in words(o))
+takes_value = "|".join(w for o in options if o["arg"] and not o["optional"] for w in words(o))
 all_words = " ".join(w for o in options for w in words(o))
 bash = header + """# bash completion for sockserve(1)
 _sockserve() {
@@ -114,6 +120,8 @@ complete -F _sockserve sockserve
 def zsh_action(o):
     if not o["arg"]:
         return ""
+    if o["optional"]:
+        return "::%s:%s" % (o["arg"].lower(), "_files" if KINDS.get(o["arg"]) == "file" else " ")
     if o["arg"] in VALUES:
         return ":%s:(%s)" % (o["arg"].lower(), VALUES[o["arg"]])
     return ":%s:%s" % (o["arg"].lower(), {"user": "_users", "group": "_groups", "file": "_files"}.get(KINDS.get(o["arg"]), " "))
@@ -126,7 +134,7 @@ for o in options:
         specs.append("'(%s %s)'{%s,%s%s}'[%s]%s'" % (o["short"], o["long"], o["short"], o["long"], eq, desc, zsh_action(o)))
     else:
         w = o["long"] or o["short"]
-        eq = "=" if (o["arg"] and o["long"]) else ""
+        eq = ("=-" if o["optional"] else "=") if (o["arg"] and o["long"]) else ""
         specs.append("'%s%s[%s]%s'" % (w, eq, desc, zsh_action(o)))
 zsh = "#compdef sockserve\n" + header + """# zsh completion for sockserve(1)
 _sockserve() {
@@ -152,7 +160,8 @@ lines = [header.rstrip("\n"), "# fish completion for sockserve(1)",
          "    for w in $words",
          "        if test $skip -eq 1; set skip 0; continue; end",
          "        switch $w",
-         "            case %s" % " ".join(w for o in options if o["arg"] for w in words(o) if not w.startswith("--")),
+         "            case %s" % " ".join(w for o in options if o["arg"] and not o["optional"] for w in words(o)
+                                  if not w.startswith("--")),
          "                set skip 1",
          "            case '--*' '-*'",
          "            case '*'",
@@ -170,6 +179,8 @@ for o in options:
         parts.append("-l %s" % o["long"][2:])
     if o["arg"] in VALUES:
         parts.append("-x -a '%s'" % VALUES[o["arg"]])
+    elif o["optional"]:
+        parts.append("-F" if KINDS.get(o["arg"]) == "file" else "")
     elif o["arg"] in KINDS:
         parts.append({"user": "-x -a '(__fish_complete_users)'", "group": "-x -a '(__fish_complete_groups)'",
                       "file": "-r -F"}[KINDS[o["arg"]]])

@@ -22,15 +22,17 @@
 #include <string.h>
 #include <sys/socket.h>
 
-enum { OPT_INET = 1000, OPT_INET6, OPT_UNIX, OPT_VERBOSE, OPT_QUIET, OPT_VERSION, OPT_STRING, OPT_HELP, OPT_USAGE };
+enum { OPT_INET = 1000, OPT_INET6, OPT_UNIX, OPT_VERBOSE, OPT_QUIET, OPT_VERSION, OPT_STRING, OPT_HELP, OPT_USAGE,
+       OPT_TRACE };
 
 /* What popt fills in; converted and checked by options_parse(). */
 static struct {
 	char *family, *type, *mode, *max_children, *max_per_ip, *rate, *backlog, *grace, *stderr_to, *log_format, *max_packet,
-	     *timeout, *idle_timeout, *max_requests, *max_openings, *opening_timeout, *spawn_threads, *user, *group, *socket_mode, *pidfile, *workers, *tls_cert, *tls_key, *tls_client_ca, *tls_alpn;
+	     *timeout, *idle_timeout, *max_requests, *max_openings, *opening_timeout, *spawn_threads, *user, *group, *socket_mode, *pidfile, *workers, *tls_cert, *tls_key, *tls_client_ca, *tls_alpn,
+	     *trace, *record, *delay, *throttle, *slice, *cut_after, *stall_after, *drop, *duplicate, *seed;
 	char **allow, **deny, **proxy_from; /* repeatable: popt collects them */
 	int shell, no_env, nodelay, no_reuse_addr, reuse_port, v6only, print_address, empty_reply, once, wait,
-	    proxy_protocol, tls, tls_relay, tls_hand_over;
+	    proxy_protocol, tls, tls_relay, tls_hand_over, trace_given;
 } o;
 static poptContext con;
 
@@ -138,6 +140,30 @@ static struct poptOption tls_options[] = {
 	POPT_TABLEEND
 };
 
+static struct poptOption testing_options[] = {
+	{ "trace", 0, POPT_ARG_STRING | POPT_ARGFLAG_OPTIONAL, &o.trace, OPT_TRACE,
+	  "hexdump every byte each way as it passes (the plaintext under TLS), on stderr or "
+	  "appended to FILE (write --trace=FILE); JSON lines with --log-format=json", "FILE" },
+	{ "record", 0, POPT_ARG_STRING, &o.record, OPT_STRING,
+	  "keep each request's bytes in DIR: a file each way, and a JSON summary", "DIR" },
+	{ "delay", 0, POPT_ARG_STRING, &o.delay, OPT_STRING,
+	  "send each chunk (datagrams: each reply) to the client SECONDS later", "SECONDS" },
+	{ "throttle", 0, POPT_ARG_STRING, &o.throttle, OPT_STRING,
+	  "at most RATE bytes a second each way (50000, 50k, 2M)", "RATE" },
+	{ "slice", 0, POPT_ARG_STRING, &o.slice, OPT_STRING,
+	  "send to the client in pieces of at most BYTES, each its own send, 10 ms apart", "BYTES" },
+	{ "cut-after", 0, POPT_ARG_STRING, &o.cut_after, OPT_STRING,
+	  "reset the connection after BYTES to the client", "BYTES" },
+	{ "stall-after", 0, POPT_ARG_STRING, &o.stall_after, OPT_STRING,
+	  "send nothing more after BYTES to the client, and keep the connection open", "BYTES" },
+	{ "drop", 0, POPT_ARG_STRING, &o.drop, OPT_STRING, "drop PERCENT of the datagram replies", "PERCENT" },
+	{ "duplicate", 0, POPT_ARG_STRING, &o.duplicate, OPT_STRING,
+	  "send PERCENT of the datagram replies twice", "PERCENT" },
+	{ "seed", 0, POPT_ARG_STRING, &o.seed, OPT_STRING,
+	  "which replies --drop and --duplicate pick: the same each run (default: random, logged with -v)", "N" },
+	POPT_TABLEEND
+};
+
 static struct poptOption access_options[] = {
 	{ "allow", 0, POPT_ARG_ARGV, &o.allow, 0,
 	  "serve only clients in CIDR (repeatable; 10.0.0.0/8, ::1, ...)", "CIDR" },
@@ -202,6 +228,7 @@ static struct poptOption options[] = {
 	{ NULL, 0, POPT_ARG_INCLUDE_TABLE, handler_options, 0, "The handler:", NULL },
 	{ NULL, 0, POPT_ARG_INCLUDE_TABLE, access_options, 0, "Access and privileges:", NULL },
 	{ NULL, 0, POPT_ARG_INCLUDE_TABLE, tls_options, 0, "TLS (stream sockets):", NULL },
+	{ NULL, 0, POPT_ARG_INCLUDE_TABLE, testing_options, 0, "Testing clients:", NULL },
 	{ NULL, 0, POPT_ARG_INCLUDE_TABLE, log_options, 0, "Logging and information:", NULL },
 	{ NULL, 0, POPT_ARG_INCLUDE_TABLE, help_options, 0, "Help options:", NULL },
 	POPT_TABLEEND
@@ -309,6 +336,29 @@ static int seconds(const char *option, const char *text, int64_t *out_ms)
 	return 0;
 }
 
+/* Bytes a second: 50000, 50k, 2M (k and M are 1000 and 1000000). */
+static int bytes_rate(const char *option, const char *text, int64_t *out)
+{
+	char digits[32];
+	size_t len = strlen(text);
+	int64_t scale = 1;
+
+	if (len > 1 && strchr("kKmM", text[len - 1]) != NULL) {
+		scale = text[len - 1] == 'k' || text[len - 1] == 'K' ? 1000 : 1000000;
+		len--;
+	}
+	if (len == 0 || len >= sizeof(digits) || strspn(text, "0123456789") != len) {
+		usage_error("%s: '%s' is not a rate in bytes a second (such as 50000, 50k or 2M)", option, text);
+		return -1;
+	}
+	memcpy(digits, text, len);
+	digits[len] = '\0';
+	if (number(option, digits, out) < 0)
+		return -1;
+	*out = *out > LLONG_MAX / scale ? LLONG_MAX : *out * scale;
+	return 0;
+}
+
 /* --rate=N/SECONDS: 10/1, 100/60, 5/0.5. */
 static int parse_rate(const char *text, struct ss_config *cfg)
 {
@@ -344,6 +394,7 @@ static char **const strings[] = {
 	&o.log_format, &o.max_packet, &o.timeout, &o.idle_timeout, &o.max_requests, &o.max_openings, &o.spawn_threads,
 	&o.opening_timeout, &o.user, &o.group, &o.workers,
 	&o.socket_mode, &o.pidfile, &o.tls_cert, &o.tls_key, &o.tls_client_ca, &o.tls_alpn,
+	&o.trace, &o.record, &o.delay, &o.throttle, &o.slice, &o.cut_after, &o.stall_after, &o.drop, &o.duplicate, &o.seed,
 };
 static char *held[sizeof(strings) / sizeof(strings[0])];
 
@@ -356,6 +407,35 @@ static void free_replaced(void)
 	}
 }
 
+/* The command line as given, to tell --trace=FILE from --trace ADDRESS. */
+static const char **given;
+static int given_count, given_next;
+
+/* popt takes the word after an optional argument's option as its value
+ * unless it starts with '-': "--trace 127.0.0.1:0 cat" would trace to a
+ * file named 127.0.0.1:0.  Only --trace=FILE names a file; a word after
+ * --trace goes back to be read as the next argument. */
+static void trace_option(void)
+{
+	for (; given_next < given_count; given_next++) {
+		const char *a = given[given_next];
+		if (strcmp(a, "--trace") == 0 && o.trace != NULL) {
+			const char *back[] = { o.trace, NULL };
+			poptStuffArgs(con, back);
+			free(o.trace);
+			o.trace = NULL;
+			given_next += 2;
+			break;
+		}
+		if (strcmp(a, "--trace") == 0 || strncmp(a, "--trace=", 8) == 0) {
+			given_next++;
+			break;
+		}
+	}
+	free_replaced();
+	o.trace_given = 1;
+}
+
 static int read_flags(struct ss_config *cfg)
 {
 	int rc;
@@ -363,6 +443,7 @@ static int read_flags(struct ss_config *cfg)
 	while ((rc = poptGetNextOpt(con)) > 0) {
 		switch (rc) {
 		case OPT_STRING: free_replaced(); break;
+		case OPT_TRACE: trace_option(); break;
 		case OPT_INET: if (set_family(cfg, AF_INET, "-4") < 0) return -1; break;
 		case OPT_INET6: if (set_family(cfg, AF_INET6, "-6") < 0) return -1; break;
 		case OPT_UNIX: if (set_family(cfg, AF_UNIX, "-U") < 0) return -1; break;
@@ -425,6 +506,18 @@ static int convert(struct ss_config *cfg)
 		return -1;
 	if (o.rate != NULL && parse_rate(o.rate, cfg) < 0)
 		return -1;
+	if ((o.delay != NULL && seconds("--delay", o.delay, &cfg->delay_ms) < 0) ||
+	    (o.throttle != NULL && bytes_rate("--throttle", o.throttle, &cfg->throttle) < 0) ||
+	    (o.slice != NULL && number("--slice", o.slice, &cfg->slice) < 0) ||
+	    (o.cut_after != NULL && number("--cut-after", o.cut_after, &cfg->cut_after) < 0) ||
+	    (o.stall_after != NULL && number("--stall-after", o.stall_after, &cfg->stall_after) < 0) ||
+	    (o.drop != NULL && number("--drop", o.drop, &cfg->drop) < 0) ||
+	    (o.duplicate != NULL && number("--duplicate", o.duplicate, &cfg->duplicate) < 0) ||
+	    (o.seed != NULL && number("--seed", o.seed, &cfg->seed) < 0))
+		return -1;
+	if (o.trace_given)
+		cfg->trace = o.trace != NULL ? o.trace : "";
+	cfg->record = o.record;
 	if (o.max_requests != NULL && o.once) {
 		usage_error("--once and --max-requests contradict each other");
 		return -1;
@@ -499,6 +592,9 @@ enum options_result options_parse(int argc, char **argv, struct ss_config *cfg)
 	/* aliases of the user's (~/.popt) and the system's (/etc/popt):
 	 * "sockserve alias --dev -v --log-format=json"; none is fine */
 	(void)poptReadDefaultConfig(con, 0);
+	given = (const char **)argv;
+	given_count = argc;
+	given_next = 1;
 	int rc = read_flags(cfg);
 	if (rc != 0)
 		return rc > 0 ? OPTIONS_EXIT : OPTIONS_USAGE;

@@ -64,6 +64,16 @@ complete -c sockserve -n __sockserve_before_address -l tls-client-ca -r -F -d 'r
 complete -c sockserve -n __sockserve_before_address -l tls-alpn -x -d 'ALPN protocols the handler speaks, in'  # --tls-alpn
 complete -c sockserve -n __sockserve_before_address -l tls-hand-over -d 'where kTLS takes both directions, give the'  # --tls-hand-over
 complete -c sockserve -n __sockserve_before_address -l tls-relay -d 'relay the plaintext through the handlers'  # --tls-relay
+complete -c sockserve -n __sockserve_before_address -l trace -F -d 'hexdump every byte each way as it passes'  # --trace
+complete -c sockserve -n __sockserve_before_address -l record -x -d 'keep each requests bytes in DIR: a file'  # --record
+complete -c sockserve -n __sockserve_before_address -l delay -x -d 'send each chunk (datagrams: each reply) to'  # --delay
+complete -c sockserve -n __sockserve_before_address -l throttle -x -d 'at most RATE bytes a second each way'  # --throttle
+complete -c sockserve -n __sockserve_before_address -l slice -x -d 'send to the client in pieces of at most'  # --slice
+complete -c sockserve -n __sockserve_before_address -l cut-after -x -d 'reset the connection after BYTES to the'  # --cut-after
+complete -c sockserve -n __sockserve_before_address -l stall-after -x -d 'send nothing more after BYTES to the'  # --stall-after
+complete -c sockserve -n __sockserve_before_address -l drop -x -d 'drop PERCENT of the datagram replies'  # --drop
+complete -c sockserve -n __sockserve_before_address -l duplicate -x -d 'send PERCENT of the datagram replies twice'  # --duplicate
+complete -c sockserve -n __sockserve_before_address -l seed -x -d 'which replies --drop and --duplicate pick:'  # --seed
 complete -c sockserve -n __sockserve_before_address -s v -l verbose -d 'log the listening address and every'  # -v --verbose
 complete -c sockserve -n __sockserve_before_address -s q -l quiet -d 'log nothing after start-up'  # -q --quiet
 complete -c sockserve -n __sockserve_before_address -l log-format -x -a 'text json' -d 'text or json, one line per event'  # --log-format

@@ -7,7 +7,8 @@
 #include "axes.h"
 
 extern const struct transport transport_inet, transport_unix;
-extern const struct handler handler_stream, handler_dgram, handler_wait_stream, handler_wait_dgram, handler_tls;
+extern const struct handler handler_stream, handler_dgram, handler_wait_stream, handler_wait_dgram, handler_tls,
+                             handler_relay;
 extern const struct mode mode_sync, mode_fork, mode_thread;
 
 const struct mode *mode_for(enum ss_mode mode)
@@ -31,10 +32,12 @@ const struct transport *transport_for(int family)
 	return NULL;
 }
 
-const struct handler *handler_for(int socktype, bool wait, bool tls)
+const struct handler *handler_for(int socktype, bool wait, bool tls, bool relay)
 {
 	if (tls)
 		return socktype == SOCK_STREAM && !wait ? &handler_tls : NULL;
+	if (relay && socktype == SOCK_STREAM)
+		return wait ? NULL : &handler_relay;
 	switch (socktype) {
 	case SOCK_STREAM:
 	case SOCK_SEQPACKET: return wait ? &handler_wait_stream : &handler_stream;

@@ -135,7 +135,9 @@ struct mode {
 
 /* The registry: NULL when there is none of that kind. */
 const struct transport *transport_for(int family);
-const struct handler *handler_for(int socktype, bool wait, bool tls);
+/* tls: connections are TLS; relay: stream connections go through a relay
+ * (the filters, filter.h). */
+const struct handler *handler_for(int socktype, bool wait, bool tls, bool relay);
 const struct mode *mode_for(enum ss_mode mode);
 
 #endif

@@ -8,6 +8,7 @@
 #include "config.h"
 #include "addr.h"
 #include "axes.h"
+#include "filter.h"
 #include "handed.h"
 
 #include <limits.h>
@@ -42,6 +43,14 @@ static const struct ss_range ranges[] = {
 	{ "--opening-timeout", 1, 3600 * 1000LL },
 	{ "--rate", 1, 1000000 },
 	{ "--rate SECONDS", 1, 86400 * 1000LL },
+	{ "--delay", 0, 3600 * 1000LL },
+	{ "--throttle", 1, 1000000000000LL },
+	{ "--slice", 1, 1000000000 },
+	{ "--cut-after", 0, LLONG_MAX },
+	{ "--stall-after", 0, LLONG_MAX },
+	{ "--drop", 0, 100 },
+	{ "--duplicate", 0, 100 },
+	{ "--seed", 0, LLONG_MAX },
 };
 
 const struct ss_range *ss_option_range(const char *option)
@@ -74,6 +83,9 @@ void ss_config_init(struct ss_config *cfg)
 	cfg->max_packet = SS_UNSET;   /* DEFAULT_MAX_PACKET, for datagrams */
 	cfg->reuse_addr = true;
 	cfg->socket_mode = SS_UNSET;
+	cfg->delay_ms = SS_NO_TIME;
+	cfg->throttle = cfg->slice = cfg->cut_after = cfg->stall_after = SS_UNSET;
+	cfg->drop = cfg->duplicate = cfg->seed = SS_UNSET;
 	cfg->verbosity = SS_LOG_ERROR;
 	cfg->log_format = SS_LOG_TEXT;
 }
@@ -157,7 +169,12 @@ int config_check(const struct ss_config *cfg, struct ss_config *resolved, struct
 	    !seconds_in_range("--idle-timeout", cfg->idle_timeout_ms, err) ||
 	    !seconds_in_range("--grace", cfg->grace_ms, err) ||
 	    !in_range("--rate", cfg->rate_count, SS_UNSET, err) ||
-	    !seconds_in_range("--rate SECONDS", cfg->rate_ms, err))
+	    !seconds_in_range("--rate SECONDS", cfg->rate_ms, err) ||
+	    !seconds_in_range("--delay", cfg->delay_ms, err) || !in_range("--throttle", cfg->throttle, SS_UNSET, err) ||
+	    !in_range("--slice", cfg->slice, SS_UNSET, err) || !in_range("--cut-after", cfg->cut_after, SS_UNSET, err) ||
+	    !in_range("--stall-after", cfg->stall_after, SS_UNSET, err) ||
+	    !in_range("--drop", cfg->drop, SS_UNSET, err) || !in_range("--duplicate", cfg->duplicate, SS_UNSET, err) ||
+	    !in_range("--seed", cfg->seed, SS_UNSET, err))
 		return -1;
 	if ((cfg->rate_count == SS_UNSET) != (cfg->rate_ms == SS_NO_TIME))
 		return usage(err, "--rate needs both N and SECONDS: N/SECONDS");
@@ -195,6 +212,15 @@ int config_check(const struct ss_config *cfg, struct ss_config *resolved, struct
 		return usage(err, "--tls-relay and --tls-hand-over contradict each other");
 	if (cfg->wait && (cfg->tls || cfg->tls_cert != NULL))
 		return usage(err, "--wait hands the socket itself to COMMAND: TLS cannot apply");
+	const char *testing = filters_any_option(cfg);
+	if (testing != NULL && cfg->wait)
+		return usage(err, "--wait hands the socket itself to COMMAND: %s cannot apply", testing);
+	if (cfg->tls_hand_over && filters_on_stream(cfg))
+		return usage(err, "--tls-hand-over gives the handler the socket itself: %s needs the relay", testing);
+	if (cfg->seed != SS_UNSET && faults_dgram_option(cfg) == NULL)
+		return usage(err, "--seed makes --drop and --duplicate repeatable: it needs one of them");
+	if (cfg->record != NULL && cfg->record[0] == '\0')
+		return usage(err, "--record needs a directory");
 	if (cfg->pidfile != NULL && cfg->pidfile[0] == '\0')
 		return usage(err, "--pidfile needs a file name");
 	if ((cfg->max_openings != SS_UNSET || cfg->opening_timeout_ms != SS_NO_TIME) && !cfg->proxy_protocol &&
@@ -212,7 +238,7 @@ int config_check(const struct ss_config *cfg, struct ss_config *resolved, struct
 	if (form == ADDR_HANDED && check_handed(cfg, &family, &socktype, err) < 0)
 		return -1;
 	const struct transport *transport = transport_for(family);
-	if (handler_for(socktype, cfg->wait, false) == NULL)
+	if (handler_for(socktype, cfg->wait, false, false) == NULL)
 		return usage(err, "--type=%s is not supported", addr_type_name(socktype));
 	if (transport == NULL)
 		return usage(err, "%s is not supported", form == ADDR_HANDED ? address : want);
@@ -239,7 +265,7 @@ int config_check(const struct ss_config *cfg, struct ss_config *resolved, struct
 		return usage(err, "--socket-mode needs a unix socket path, not %s", address);
 	/* Options that do not apply to the socket's family or type, one rule:
 	 * name the option, what it is for, and what the socket is. */
-	const struct handler *h = handler_for(socktype, false, false);
+	const struct handler *h = handler_for(socktype, false, false, false);
 	const char *what = NULL, *option = NULL;
 	if (cfg->nodelay && !(transport->client_ips && h->connections))
 		option = "--nodelay", what = "TCP sockets";
@@ -255,6 +281,12 @@ int config_check(const struct ss_config *cfg, struct ss_config *resolved, struct
 		option = "--backlog", what = "stream and seqpacket sockets";
 	else if (cfg->v6only && family != AF_INET6)
 		option = "--v6only", what = "inet6 sockets";
+	else if (faults_stream_option(cfg) != NULL && socktype != SOCK_STREAM)
+		option = faults_stream_option(cfg), what = "stream sockets";
+	else if (faults_dgram_option(cfg) != NULL && socktype != SOCK_DGRAM)
+		option = faults_dgram_option(cfg), what = "datagram sockets (--type=dgram)";
+	else if (testing != NULL && socktype == SOCK_SEQPACKET)
+		option = testing, what = "stream and datagram sockets";
 	if (option != NULL)
 		return usage(err, "%s applies to %s, not to %s (%s %s)", option, what, address,
 		             addr_family_name(family), addr_type_name(socktype));

@@ -13,6 +13,7 @@
  */
 #include "axes.h"
 #include "counts.h"
+#include "filter.h"
 #include "log.h"
 #include "request.h"
 #include "spawn.h"
@@ -323,11 +324,20 @@ static void send_reply(struct view *v, struct request *req)
 	}
 	if (req->has_local && v->transport->reply_from != NULL)
 		v->transport->reply_from(req, &msg, control.buf, sizeof(control.buf));
-	if (sendmsg(v->sock->fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 &&
-	    log_allowed(v->log, SS_LOG_ERROR, LOG_SEND_FAILED))
-		log_event(v->log, SS_LOG_ERROR, "send_failed",
-		          LOG_FIELDS(FSTR("remote", req->remote), FSTR("error", strerror(errno))),
-		          "%s: cannot send the reply: %s", req->remote, strerror(errno));
+	/* The faults may drop it, send it twice or later. */
+	struct reply_plan plan = { .copies = 1 };
+	filters_reply(v, req, d->reply, d->reply_len, &plan);
+	if (plan.copies > 0 && plan.delay_us > 0) {
+		filters_defer(v, req, &msg, &plan);
+		return;
+	}
+	for (unsigned i = 0; i < plan.copies; i++) {
+		if (sendmsg(v->sock->fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 &&
+		    log_allowed(v->log, SS_LOG_ERROR, LOG_SEND_FAILED))
+			log_event(v->log, SS_LOG_ERROR, "send_failed",
+			          LOG_FIELDS(FSTR("remote", req->remote), FSTR("error", strerror(errno))),
+			          "%s: cannot send the reply: %s", req->remote, strerror(errno));
+	}
 }
 
 static void dgram_finish(struct view *v, struct request *req)
@@ -344,15 +354,25 @@ static void dgram_finish(struct view *v, struct request *req)
 	/* A handler stopped by --timeout sends no reply. */
 	if (req->exited && !req->timed_out)
 		send_reply(v, req);
+	filters_end(v, req);
+}
+
+/* In the loop, once admitted: the filters see the packet (--trace, --record). */
+static int dgram_prepare(struct view *v, struct request *req)
+{
+	struct dgram *d = dgram_of(req);
+
+	filters_packet(v, req, d->packet, d->packet_len);
+	return 0;
 }
 
 static void dgram_slot_close(struct view *v, struct request *req)
 {
 	struct dgram *d = dgram_of(req);
 
+	filters_slot_close(v, req);
 	if (d == NULL)
 		return;
-	(void)v;
 	release_pipes(d);
 	free(d->packet);
 	free(d->reply);
@@ -367,6 +387,7 @@ const struct handler handler_dgram = {
 	.slot_open = dgram_slot_open,
 	.slot_close = dgram_slot_close,
 	.receive = dgram_receive,
+	.prepare = dgram_prepare,
 	.spawn = dgram_spawn,
 	.watch = dgram_watch,
 	.pump = dgram_pump,

@@ -279,15 +279,32 @@ static void emit(struct logger *log, struct line *l)
 		atomic_fetch_add(&log->lost, 1);
 }
 
-static void put_timestamp(struct line *l)
+size_t log_time(char *buf, size_t size, int64_t real_us, bool compact)
 {
-	struct timespec ts;
+	time_t sec = (time_t)(real_us / 1000000);
 	struct tm tm;
 
+	gmtime_r(&sec, &tm);
+	int n = snprintf(buf, size, compact ? "%04d%02d%02dT%02d%02d%02d.%03d" : "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+	                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+	                 (int)(real_us % 1000000 / 1000));
+	return n < 0 ? 0 : (size_t)n < size ? (size_t)n : size - 1;
+}
+
+int64_t real_now_us(void)
+{
+	struct timespec ts;
+
 	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	putf(l, "\"%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ\"", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-	     tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void put_timestamp(struct line *l)
+{
+	char ts[40];
+
+	log_time(ts, sizeof(ts), real_now_us(), false);
+	putf(l, "\"%s\"", ts);
 }
 
 static const char *level_name(int level)

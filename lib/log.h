@@ -11,12 +11,13 @@
 #include "sockserve.h"
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 /* Kinds of per-request error line: at most LOG_LIMIT_PER_SECOND of each a
  * second, then one line with the number suppressed. */
-enum log_kind { LOG_DROPPED, LOG_REJECTED, LOG_SPAWN_FAILED, LOG_SEND_FAILED, LOG_OPENING, LOG_TLS, LOG_KINDS };
+enum log_kind { LOG_DROPPED, LOG_REJECTED, LOG_SPAWN_FAILED, LOG_SEND_FAILED, LOG_OPENING, LOG_TLS, LOG_RECORD, LOG_KINDS };
 #define LOG_LIMIT_PER_SECOND 10
 
 struct log_limit {
@@ -69,6 +70,11 @@ void log_event(struct logger *log, int level, const char *event,
 /* A plain message event at a level: {"event":EVENT,"message":...}. */
 void log_msg(struct logger *log, int level, const char *event, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+/* A wall-clock time in microseconds, and written in UTC: as JSON logs
+ * have it (2026-12-06T10:15:30.123Z), or compact for file names
+ * (20261206T101530.123).  The length written. */
+int64_t real_now_us(void);
+size_t log_time(char *buf, size_t size, int64_t real_us, bool compact);
 /* Text a client may have chosen (addresses, unix paths, SNI, DNs, headers)
  * never forges a line.  Text lines: a backslash is doubled; \n, \r and \t
  * are written so; every other control byte (C0, DEL, C1) and every byte that

@@ -35,6 +35,7 @@ struct relay {
 	bool closed;                 /* the client's side is closed (or the client is gone) */
 	bool done_called;
 	uint32_t up_wants, down_wants; /* socket events each direction waits for */
+	int64_t up_wake, down_wake;  /* or the time it waits for (0: none) */
 	bool up_pipe_full;           /* a splice found the handler's stdin full */
 	bool down_pipe_empty;        /* a splice found the handler's stdout empty */
 	int to_size;                 /* the stdin pipe's capacity */
@@ -101,6 +102,7 @@ static bool move_up(struct relay *r)
 		if (!spliced)
 			n = r->client->ops->read(r->client, r->up + r->up_len, RELAY_BUF - r->up_len);
 		r->up_wants = 0;
+		r->up_wake = 0;
 		r->up_pipe_full = false;
 		if (n > 0) {
 			if (!spliced)
@@ -115,6 +117,7 @@ static bool move_up(struct relay *r)
 			break;
 		} else if (n < 0 && errno == EAGAIN) {
 			r->up_wants = spliced ? EPOLLIN : r->client->wants;
+			r->up_wake = spliced ? 0 : r->client->wake_at;
 			break;
 		} else if (n < 0 && errno == EINTR) {
 			continue;
@@ -158,10 +161,39 @@ static bool client_gone(struct relay *r)
 	return true;
 }
 
+/* What the layers hold back: sent when due. */
+static bool flush_layers(struct relay *r, int64_t now)
+{
+	bool moved = false;
+
+	while (!r->closed) {
+		ssize_t n = layer_flush(r->client);
+		if (n > 0) {
+			r->bytes_out += (uint64_t)n;
+			r->progress_us = now;
+			moved = true;
+		} else if (n < 0 && errno == EAGAIN) {
+			r->down_wants = r->client->wants;
+			r->down_wake = r->client->wake_at;
+			break;
+		} else if (n < 0 && errno != EINTR) {
+			return client_gone(r);
+		} else if (n == 0) {
+			break;
+		}
+	}
+	return moved;
+}
+
 /* Handler to client; true if anything moved. */
 static bool move_down(struct relay *r, int64_t now)
 {
 	bool moved = false;
+
+	r->down_wants = 0;
+	r->down_wake = 0;
+	if (r->client->below != NULL)
+		moved = flush_layers(r, now);
 
 	if (r->down_off == r->down_len && !r->handler_eof && !r->closed && r->client->ops->splice_out != NULL) {
 		ssize_t n = r->client->ops->splice_out(r->client, r->from, RELAY_BUF);
@@ -200,7 +232,6 @@ static bool move_down(struct relay *r, int64_t now)
 			moved = true;
 		}
 	}
-	r->down_wants = 0;
 	while (r->down_off < r->down_len && !r->closed) {
 		ssize_t n = r->client->ops->write(r->client, r->down + r->down_off, r->down_len - r->down_off);
 		if (n > 0) {
@@ -212,6 +243,7 @@ static bool move_down(struct relay *r, int64_t now)
 			continue;
 		} else if (n < 0 && errno == EAGAIN) {
 			r->down_wants = r->client->wants;
+			r->down_wake = r->client->wake_at;
 			break;
 		} else {
 			moved = client_gone(r);
@@ -225,6 +257,7 @@ static bool move_down(struct relay *r, int64_t now)
 			r->progress_us = now;
 		} else {
 			r->down_wants = r->client->wants;
+			r->down_wake = r->client->wake_at;
 		}
 		moved = true;
 	}
@@ -281,7 +314,13 @@ static void run(struct relay *r)
 	}
 	/* Over budget, the relay runs again at the loop's next turn; else a
 	 * layer may wait for a time rather than the socket. */
-	int64_t wake = moved ? now : sock == 0 && r->client->wake_at != 0 ? r->client->wake_at : 0;
+	int64_t wake = 0;
+	if (r->up_off == r->up_len && !r->client_eof && r->to >= 0)
+		wake = r->up_wake;
+	if (!r->closed && r->down_wake != 0 && (wake == 0 || r->down_wake < wake))
+		wake = r->down_wake;
+	if (moved)
+		wake = now;
 	set_timer(r, wake);
 	if (relay_delivered(r) && !r->done_called) {
 		r->done_called = true;
@@ -315,6 +354,7 @@ int relay_start(struct relay *r, struct loop *loop, struct layer *client, int to
 	r->client_eof = r->handler_eof = r->closed = r->done_called = false;
 	r->up_wants = EPOLLIN;
 	r->down_wants = 0;
+	r->up_wake = r->down_wake = 0;
 	r->bytes_in = r->bytes_out = 0;
 	r->progress_us = now_us();
 	r->done = done;
@@ -359,4 +399,61 @@ bool relay_delivered(const struct relay *r)
 int64_t relay_progress_us(const struct relay *r)
 {
 	return r->progress_us;
+}
+
+/* ---- layers ---- */
+
+ssize_t layer_flush(struct layer *l)
+{
+	if (l == NULL)
+		return 0;
+	if (l->ops->flush != NULL)
+		return l->ops->flush(l);
+	ssize_t n = layer_flush(l->below);
+	if (n < 0 && errno == EAGAIN)
+		layer_wait_below(l);
+	return n;
+}
+
+void layer_wait_below(struct layer *l)
+{
+	l->wants = l->below->wants;
+	l->wake_at = l->below->wake_at;
+}
+
+static ssize_t socket_read(struct layer *l, void *buf, size_t size)
+{
+	ssize_t n = recv(l->fd, buf, size, MSG_DONTWAIT);
+
+	l->wants = n < 0 && errno == EAGAIN ? EPOLLIN : 0;
+	l->wake_at = 0;
+	return n;
+}
+
+static ssize_t socket_write(struct layer *l, const void *buf, size_t size)
+{
+	ssize_t n = send(l->fd, buf, size, MSG_DONTWAIT | MSG_NOSIGNAL);
+
+	l->wants = n < 0 && errno == EAGAIN ? EPOLLOUT : 0;
+	l->wake_at = 0;
+	return n;
+}
+
+static int socket_close(struct layer *l)
+{
+	l->wants = 0;
+	l->wake_at = 0;
+	return shutdown(l->fd, SHUT_WR);
+}
+
+static const struct layer_ops socket_ops = {
+	.name = "socket",
+	.read = socket_read,
+	.write = socket_write,
+	.close = socket_close,
+};
+
+void layer_socket(struct layer *l, int fd)
+{
+	*l = (struct layer){ .ops = &socket_ops, .fd = fd };
 }

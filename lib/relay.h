@@ -46,6 +46,12 @@ struct layer_ops {
 	 * NULL: never. */
 	ssize_t (*splice_in)(struct layer *l, int to, size_t size);
 	ssize_t (*splice_out)(struct layer *l, int from, size_t size);
+	/* What a layer holds back toward the client (a delay, a bandwidth
+	 * cap): send what is due, as write() returns; 0 when it holds nothing
+	 * more.  The relay calls it on every run, so that a layer waiting for
+	 * a time is served with nothing new to write.  NULL: it holds nothing
+	 * (layer_flush() asks the layers below). */
+	ssize_t (*flush)(struct layer *l);
 };
 
 struct layer {
@@ -58,6 +64,14 @@ struct layer {
 	uint32_t wants;
 	int64_t wake_at;
 };
+
+/* A layer's flush(), or the first one below it that has one: 0 if none. */
+ssize_t layer_flush(struct layer *l);
+/* After one below it returned EAGAIN: wait for what that one waits for. */
+void layer_wait_below(struct layer *l);
+/* A plain connection as the bottom layer: recv(2), send(2) and a shutdown
+ * of the writing side, never blocking (the socket itself may be). */
+void layer_socket(struct layer *l, int fd);
 
 /* Called once, in the loop, when what the handler wrote has all gone to
  * the client and the client's side is closed (or the client is gone):

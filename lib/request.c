@@ -128,7 +128,7 @@ void request_hold(struct view *v, struct request *req)
 void request_take(struct view *v, struct request *req)
 {
 	req->start_us = v->requests->last_activity_us = now_us();
-	v->requests->received++;
+	req->seq = ++v->requests->received;
 }
 
 void request_release(struct view *v, struct request *req)
@@ -254,14 +254,18 @@ void requests_cut(struct view *v)
 }
 
 /* Requests whose client has taken nothing of the handler's last output
- * for FLUSH_IDLE_US end; the nearest such deadline of the others. */
+ * for FLUSH_IDLE_US end, and so do those past --timeout (it bounds a
+ * request whole, its output's delivery too); the nearest such deadline of
+ * the others. */
 static int64_t flush_deadlines(struct view *v, int64_t now)
 {
-	int64_t next = INT64_MAX;
+	int64_t next = INT64_MAX, limit = v->cfg->timeout_ms != SS_NO_TIME ? v->cfg->timeout_ms * 1000 : INT64_MAX;
 
 	for (struct request *r = v->requests->flushing.next, *after; r != &v->requests->flushing; r = after) {
 		after = r->next;
-		int64_t due = relay_progress_us(r->relay) + FLUSH_IDLE_US;
+		int64_t idle = relay_progress_us(r->relay) + FLUSH_IDLE_US;
+		int64_t over = limit != INT64_MAX ? r->start_us + limit : INT64_MAX;
+		int64_t due = idle < over ? idle : over;
 		if (due > now) {
 			if (due < next)
 				next = due;
@@ -269,10 +273,17 @@ static int64_t flush_deadlines(struct view *v, int64_t now)
 		}
 		struct field f[3];
 		size_t n = client_fields(r, f);
-		f[n++] = (struct field)FMS("idle_ms", (double)FLUSH_IDLE_US / 1000.0);
-		log_event(v->log, SS_LOG_INFO, "flush_timeout", f, n,
-		          "%s: the client took none of the handler's last output for %d s: closed", r->remote,
-		          FLUSH_IDLE_US / 1000000);
+		if (over <= now) {
+			f[n++] = (struct field)FMS("timeout_ms", (double)v->cfg->timeout_ms);
+			log_event(v->log, SS_LOG_ERROR, "timeout", f, n,
+			          "%s: timed out after %.3g s while the handler's last output went out: closed",
+			          r->remote, (double)v->cfg->timeout_ms / 1000.0);
+		} else {
+			f[n++] = (struct field)FMS("idle_ms", (double)FLUSH_IDLE_US / 1000.0);
+			log_event(v->log, SS_LOG_INFO, "flush_timeout", f, n,
+			          "%s: the client took none of the handler's last output for %d s: closed", r->remote,
+			          FLUSH_IDLE_US / 1000000);
+		}
 		request_flushed(v, r);
 	}
 	return next;

@@ -53,6 +53,8 @@ struct request {
 	                               slot's, made on first use) */
 	bool flushing;              /* the handler has ended; the relay still delivers what
 	                               it wrote (on the flushing list) */
+	uint64_t seq;               /* its number among the requests taken: 1, 2, ... */
+	void *filter_ctx;           /* the filters' state for this slot (filter.c) */
 	void *handler_ctx;          /* the handler's state for this slot */
 	void *mode_ctx;             /* the mode's */
 	struct env_block env;

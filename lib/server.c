@@ -10,6 +10,7 @@
 #include "server.h"
 #include "accept.h"
 #include "config.h"
+#include "filter.h"
 #include "handed.h"
 #include "workers.h"
 
@@ -47,7 +48,8 @@ static int hold_standard_fds(void)
 static int build_axes(struct ss_server *srv, struct ss_error *err)
 {
 	srv->view.transport = transport_for(srv->sock.addr.family);
-	srv->view.handler = handler_for(srv->cfg.socktype, srv->cfg.wait, srv->cfg.tls || srv->cfg.tls_cert != NULL);
+	srv->view.handler = handler_for(srv->cfg.socktype, srv->cfg.wait, srv->cfg.tls || srv->cfg.tls_cert != NULL,
+	                                 filters_on_stream(&srv->cfg));
 	srv->view.mode = mode_for(srv->cfg.mode);
 	srv->sock.proto = srv->view.transport->proto != NULL ? srv->view.transport->proto : srv->view.handler->var_prefix;
 	srv->view.transport_ctx = calloc(1, srv->view.transport->ctx_size);
@@ -103,6 +105,8 @@ struct ss_server *ss_server_new(const struct ss_config *cfg, struct ss_error *er
 		goto fail;
 	/* Before privileges are dropped: a TLS key may be root's alone. */
 	if (srv->view.handler->open != NULL && srv->view.handler->open(&srv->view, err) < 0)
+		goto fail;
+	if (filters_open(&srv->view, err) < 0)
 		goto fail;
 	if (openings_init(&srv->view, (unsigned)cfg->max_openings, cfg->opening_timeout_ms * 1000, err) < 0)
 		goto fail;
@@ -292,6 +296,7 @@ int ss_server_listen(struct ss_server *srv, struct ss_error *err)
 	          addr_type_name(cfg->socktype), srv->view.mode->name, requests_limit(&srv->view), several);
 	if (srv->view.handler->announce != NULL)
 		srv->view.handler->announce(&srv->view);
+	filters_announce(&srv->view);
 	return 0;
 }
 
@@ -538,12 +543,14 @@ void ss_server_free(struct ss_server *srv)
 	/* The socket's path is the supervisor's to remove, not a worker's. */
 	if (srv->view.transport != NULL && srv->worker == 0)
 		srv->view.transport->cleanup(&srv->view);
-	if (srv->sock.fd >= 0)
-		close(srv->sock.fd);
 	if (srv->view.mode != NULL && srv->view.mode->close != NULL)
 		srv->view.mode->close(&srv->view);
-	loop_close(&srv->loop);
 	requests_free(&srv->view);
+	/* before the socket closes: datagram replies still delayed go now */
+	filters_close(&srv->view);
+	if (srv->sock.fd >= 0)
+		close(srv->sock.fd);
+	loop_close(&srv->loop);
 	openings_free(&srv->view);
 	env_template_free(&srv->env);
 	ip_counts_free(&srv->admission.per_ip);

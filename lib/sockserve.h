@@ -86,6 +86,18 @@ struct ss_config {
 	const char *tls_alpn;  /* ALPN protocols the handler speaks, comma-separated */
 	bool tls_relay;        /* relay: the default (kept for the command lines that say it) */
 	bool tls_hand_over;    /* the socket itself to the handler where kTLS takes both ways */
+	/* Testing clients: what passes is shown and kept, and faults are made
+	 * toward the client (stream sockets then relay, as TLS does). */
+	const char *trace;     /* --trace: a file, or "" for stderr; NULL: none */
+	const char *record;    /* --record: a directory; NULL: none */
+	int64_t delay_ms;      /* each chunk (datagram: reply) to the client that much later */
+	int64_t throttle;      /* bytes per second each way; SS_UNSET: none */
+	int64_t slice;         /* largest send to the client; SS_UNSET: none */
+	int64_t cut_after;     /* reset after this many bytes to the client; SS_UNSET: none */
+	int64_t stall_after;   /* send nothing after this many bytes; SS_UNSET: none */
+	int64_t drop;          /* datagram replies dropped, percent; SS_UNSET: none */
+	int64_t duplicate;     /* datagram replies sent twice, percent; SS_UNSET: none */
+	int64_t seed;          /* for --drop and --duplicate; SS_UNSET: a random one, logged */
 	bool shell;            /* argv[0] is a string for /bin/sh -c */
 	char *const *argv;     /* COMMAND and its arguments, NULL-terminated */
 	enum ss_stderr stderr_to;

@@ -25,6 +25,7 @@
 struct admission;
 struct counts;
 struct env_template;
+struct filters;
 struct handler;
 struct logger;
 struct mode;
@@ -65,6 +66,7 @@ struct view {
 	struct requests *requests;
 	struct openings *openings;
 	struct admission *admission;
+	struct filters *filters;       /* filter.c's: --trace, --record, the faults (NULL: none) */
 	bool draining;                 /* server.c's: no more requests are taken */
 };
 

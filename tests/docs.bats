@@ -49,6 +49,13 @@ sockserve --tls 127.0.0.1:8443 -- ./http-handler|not runnable|needs a TLS client
 sockserve --tls-cert cert.pem --tls-key key.pem --tls-alpn http/1.1 0.0.0.0:443 -- ./http-handler|not runnable|binds port 443 on every address, with a certificate of its own: tls.bats runs --tls-cert with curl --cacert
 sockserve --tls-cert cert.pem --tls-key key.pem --tls-client-ca clients.pem 127.0.0.1:9993 -- ./whoami|not runnable|needs a PKI: tls.bats makes one and tests --tls-client-ca
 sockserve --tls -s 127.0.0.1:8443 'sed -n "/^\r*\$/q"; printf "HTTP/1.0 200 OK\r\n\r\nhello over %s\n" "\$SSL_PROTOCOL"'|not runnable|needs an HTTPS client: tls.bats runs this handler with curl -k
+sockserve --trace 127.0.0.1:8080 -- ./handler|stream|^handler ok$
+sockserve --record=rec 127.0.0.1:8080 -- ./handler|stream|^handler ok$
+sockserve --slice=1 127.0.0.1:8080 -- ./reply|stream|^reply ok$
+sockserve --delay=0.3 --throttle=20k 127.0.0.1:8080 -- ./handler|stream|^handler ok$
+sockserve --cut-after=1000 127.0.0.1:8080 -- ./big-reply|stream|^big-reply ok$
+sockserve --stall-after=100 -T 30 127.0.0.1:8080 -- ./big-reply|stream|^big-reply ok$
+sockserve -t dgram --drop=20 --duplicate=5 --seed=1 127.0.0.1:5353 -- ./dns|dgram|^dns ok$
 EOF_TABLE
 }
 

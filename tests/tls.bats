@@ -255,13 +255,7 @@ PY
 }
 
 @test "under valgrind: the relay with 1 MiB each way, both half-closes and a reset, without an error" {
-	command -v valgrind >/dev/null || skip "valgrind is not installed"
-	[ "$MODE" != sync ] || skip "fork mode covers sync mode's relay"
-	ldd "$SOCKSERVE" 2>/dev/null | grep -q 'libc\.so' || skip "a static build: valgrind preloads nothing into it"
-	! ldd "$SOCKSERVE" | grep -qE 'lib[at]san' || skip "a sanitizer build"
-	printf '#!/bin/sh\nexec valgrind -q --error-exitcode=9 --leak-check=full --errors-for-leak-kinds=definite "%s" "$@"\n' \
-		"$SOCKSERVE" >vg
-	chmod +x vg
+	valgrind_wrapper
 	SOCKSERVE=$PWD/vg start_server --tls --grace 5 -m "$MODE" 127.0.0.1:0 -- cat
 	run tc --bytes 1048576 --timeout 60 "$ADDR"
 	assert_success

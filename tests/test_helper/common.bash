@@ -190,3 +190,17 @@ offline() {
 	unshare "${as_root[@]}" --mount --propagation private \
 		sh -c 'mount --bind "$1" /etc/resolv.conf && shift && exec "$@"' sh "$conf" "$@"
 }
+
+# valgrind_wrapper: skip unless valgrind can watch SOCKSERVE (installed, a
+# dynamic build without a sanitizer; sync mode's relay is fork mode's), else
+# write ./vg, which runs SOCKSERVE under valgrind and exits 9 on an error or a
+# definite leak: SOCKSERVE=$PWD/vg start_server ...
+valgrind_wrapper() {
+	command -v valgrind >/dev/null || skip "valgrind is not installed"
+	[ "$MODE" != sync ] || skip "fork mode covers sync mode's relay"
+	ldd "$SOCKSERVE" 2>/dev/null | grep -q 'libc\.so' || skip "a static build: valgrind preloads nothing into it"
+	! ldd "$SOCKSERVE" | grep -qE 'lib[at]san' || skip "a sanitizer build"
+	printf '#!/bin/sh\nexec valgrind -q --error-exitcode=9 --leak-check=full --errors-for-leak-kinds=definite "%s" "$@"\n' \
+		"$SOCKSERVE" >vg
+	chmod +x vg
+}

@@ -69,6 +69,18 @@ SET(seqpacket_inet, cfg->socktype = SOCK_SEQPACKET)
 SET(family_contradicts, cfg->family = AF_INET6)
 SET(family_unix_inet, cfg->family = AF_UNIX)
 SET(no_command, cfg->argv = NULL)
+SET(slice_dgram, cfg->socktype = SOCK_DGRAM; cfg->slice = 10)
+SET(drop_stream, cfg->drop = 10)
+SET(drop_big, cfg->socktype = SOCK_DGRAM; cfg->drop = 101)
+SET(seed_alone, cfg->socktype = SOCK_DGRAM; cfg->seed = 1)
+SET(trace_wait, cfg->wait = true; cfg->trace = "")
+SET(trace_seqpacket, cfg->address = "/tmp/x.sock"; cfg->socktype = SOCK_SEQPACKET; cfg->trace = "")
+SET(record_hand_over, cfg->tls = true; cfg->tls_hand_over = true; cfg->record = "rec")
+SET(record_empty, cfg->record = "")
+SET(faults_all, cfg->trace = ""; cfg->record = "rec"; cfg->delay_ms = 0; cfg->throttle = 1; cfg->slice = 1;
+    cfg->cut_after = 0; cfg->stall_after = 0; cfg->tls = true)
+SET(dgram_faults, cfg->socktype = SOCK_DGRAM; cfg->drop = 0; cfg->duplicate = 100; cfg->seed = 0;
+    cfg->delay_ms = 3600000)
 
 static const struct rule rules[] = {
 	{ "the defaults are accepted", plain, SS_ERR_NONE, NULL },
@@ -115,6 +127,16 @@ static const struct rule rules[] = {
 	{ "-6 against an IPv4 address", family_contradicts, SS_ERR_USAGE, "contradicts the IPv4 address" },
 	{ "-U against an inet address", family_unix_inet, SS_ERR_USAGE, "--family=unix contradicts the address" },
 	{ "no COMMAND", no_command, SS_ERR_USAGE, "missing COMMAND" },
+	{ "--slice on datagrams", slice_dgram, SS_ERR_USAGE, "--slice applies to stream sockets" },
+	{ "--drop on a stream", drop_stream, SS_ERR_USAGE, "--drop applies to datagram sockets (--type=dgram)" },
+	{ "--drop 101", drop_big, SS_ERR_USAGE, "--drop: 101 is too large (0 to 100)" },
+	{ "--seed alone", seed_alone, SS_ERR_USAGE, "--seed makes --drop and --duplicate repeatable" },
+	{ "--trace with --wait", trace_wait, SS_ERR_USAGE, "--trace cannot apply" },
+	{ "--trace on seqpacket", trace_seqpacket, SS_ERR_USAGE, "--trace applies to stream and datagram sockets" },
+	{ "--record with --tls-hand-over", record_hand_over, SS_ERR_USAGE, "--record needs the relay" },
+	{ "--record ''", record_empty, SS_ERR_USAGE, "--record needs a directory" },
+	{ "every stream fault at its edge, with TLS", faults_all, SS_ERR_NONE, NULL },
+	{ "every datagram fault at its edge", dgram_faults, SS_ERR_NONE, NULL },
 };
 
 int main(void)

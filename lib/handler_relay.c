@@ -1,9 +1,15 @@
 /*
- * The TLS stream handler: the connection is TLS (its handshake is an opening
- * stage, stage_tls.c, before this runs), and the command reads and writes
- * plaintext through two pipes, its fd 0 and 1, which a relay joins to the
- * connection in the event loop (relay.c, with the connection as its layer:
- * tls_layer), in every mode.  The relay starts when the request is admitted
+ * The relayed stream handlers: the command reads and writes through two
+ * pipes, its fd 0 and 1, which a relay joins to the connection in the event
+ * loop (relay.c), in every mode.  Two entries share it:
+ *
+ *   handler_tls    the connection is TLS (its handshake is an opening stage,
+ *                  stage_tls.c, before this runs): the bottom layer is
+ *                  tls_layer, and the handler's command gets plaintext
+ *   handler_relay  a plain connection under the filters (filter.h: --trace,
+ *                  --record, the faults): the bottom layer is the socket
+ *
+ * and the filters, when given, stack over either.  The relay starts when the request is admitted
  * (prepare), before the command runs; the command is spawned on the other
  * ends of the pipes, from whichever thread the mode spawns in; when it has
  * ended, the request waits until what it wrote has reached the client
@@ -17,6 +23,7 @@
  */
 #include "handler_tls.h"
 #include "axes.h"
+#include "filter.h"
 #include "log.h"
 #include "relay.h"
 #include "request.h"
@@ -37,16 +44,16 @@ struct tls_state {
 	bool ktls;
 };
 
-/* A slot's state: its relay, and the command's ends of its pipes until it
- * runs. */
-struct tls_slot {
+/* A slot's state: the command's ends of its pipes until it runs (the relay
+ * is the request's, req->relay). */
+struct relay_slot {
 	int child_in, child_out;
 };
 
-extern const struct handler handler_stream, handler_tls;
+extern const struct handler handler_stream, handler_tls, handler_relay;
 
 /* Connections are accepted as plain ones are. */
-static enum receive tls_receive(struct view *v, struct request *req)
+static enum receive relay_receive(struct view *v, struct request *req)
 {
 	return handler_stream.receive(v, req);
 }
@@ -65,14 +72,15 @@ static void relayed(void *loop_ctx, void *data)
 }
 
 /* In the loop, before the mode runs the request: the pipes, and the relay
- * that joins them to the connection (or, --tls-hand-over under kTLS, the
- * socket for the command itself). */
-static int tls_prepare(struct view *v, struct request *req)
+ * that joins them to the connection through its layers (or, --tls-hand-over
+ * under kTLS, the socket for the command itself). */
+static int relay_prepare(struct view *v, struct request *req)
 {
-	struct tls_slot *t = req->handler_ctx;
+	struct relay_slot *t = req->handler_ctx;
+	struct layer *top = req->tls != NULL ? tls_layer(req->tls) : NULL;
 	int p[4];
 
-	if (v->cfg->tls_hand_over && tls_in_kernel(req->tls))
+	if (req->tls != NULL && v->cfg->tls_hand_over && tls_in_kernel(req->tls))
 		return tls_hand_over(req->tls);
 	if (t == NULL) {
 		if ((t = req->handler_ctx = malloc(sizeof(*t))) == NULL)
@@ -91,7 +99,9 @@ static int tls_prepare(struct view *v, struct request *req)
 	}
 	t->child_in = p[0];
 	t->child_out = p[3];
-	if (relay_start(req->relay, v->loop, tls_layer(req->tls), p[1], p[2], relayed, req) < 0)
+	if (v->filters != NULL && (top = filters_stack(v, req, top)) == NULL)
+		return errno;
+	if (relay_start(req->relay, v->loop, top, p[1], p[2], relayed, req) < 0)
 		return errno;
 	return 0;
 }
@@ -99,11 +109,11 @@ static int tls_prepare(struct view *v, struct request *req)
 /* From any thread: the command on its ends of the pipes (its stderr too,
  * with --stderr=socket), which are then closed here; if it cannot run, they
  * stay for another try (the relay meanwhile sees no end of file). */
-static int tls_spawn(struct view *v, struct request *req, struct spawn_child *async, pid_t *pid)
+static int relay_spawn(struct view *v, struct request *req, struct spawn_child *async, pid_t *pid)
 {
-	struct tls_slot *t = req->handler_ctx;
+	struct relay_slot *t = req->handler_ctx;
 
-	if (tls_handed_over(req->tls))
+	if (req->tls != NULL && tls_handed_over(req->tls))
 		return spawn_handler(v->plan, req->fd, req->fd, req->fd, req->env.envp, async, pid);
 	int rc = spawn_handler(v->plan, t->child_in, t->child_out, t->child_out, req->env.envp, async, pid);
 	if (rc == 0) {
@@ -113,13 +123,13 @@ static int tls_spawn(struct view *v, struct request *req, struct spawn_child *as
 	return rc;
 }
 
-static void tls_finish(struct view *v, struct request *req)
+static void relay_finish(struct view *v, struct request *req)
 {
-	struct tls_slot *t = req->handler_ctx;
+	struct relay_slot *t = req->handler_ctx;
 
-	(void)v;
 	if (req->relay != NULL)
 		relay_stop(req->relay);
+	filters_end(v, req);
 	if (t != NULL) {
 		close_fd(&t->child_in);
 		close_fd(&t->child_out);
@@ -185,9 +195,9 @@ struct tls_server *handler_tls_context(const struct view *v)
 	return v->handler == &handler_tls ? ((const struct tls_state *)v->handler_ctx)->tls : NULL;
 }
 
-static void tls_slot_close(struct view *v, struct request *req)
+static void relay_slot_close(struct view *v, struct request *req)
 {
-	(void)v;
+	filters_slot_close(v, req);
 	free(req->handler_ctx);
 	req->handler_ctx = NULL;
 }
@@ -200,9 +210,20 @@ const struct handler handler_tls = {
 	.open = tls_open,
 	.close = tls_close,
 	.announce = tls_announce,
-	.slot_close = tls_slot_close,
-	.receive = tls_receive,
-	.prepare = tls_prepare,
-	.spawn = tls_spawn,
-	.finish = tls_finish,
+	.slot_close = relay_slot_close,
+	.receive = relay_receive,
+	.prepare = relay_prepare,
+	.spawn = relay_spawn,
+	.finish = relay_finish,
+};
+
+const struct handler handler_relay = {
+	.name = "relay",
+	.var_prefix = "TCP",
+	.connections = true,
+	.slot_close = relay_slot_close,
+	.receive = relay_receive,
+	.prepare = relay_prepare,
+	.spawn = relay_spawn,
+	.finish = relay_finish,
 };
