@@ -26,7 +26,7 @@ DEPFLAGS = -MMD -MP
 ALL_CFLAGS = -std=gnu11 -D_GNU_SOURCE -pthread -DSS_VERSION='"$(VERSION)"' $(WARNINGS) $(CPPFLAGS) $(CFLAGS) \
              $(shell $(PKG_CONFIG) --cflags popt libbsd libssl libcrypto 2>/dev/null)
 # OpenSSL: headers only; libssl.so.3 is loaded when TLS is asked for (lib/tls_openssl.h).
-LIBS = $(shell $(PKG_CONFIG) --libs popt libbsd 2>/dev/null) -pthread
+LIBS = $(shell $(PKG_CONFIG) --libs popt libbsd libmd 2>/dev/null) -pthread
 
 STATIC ?= 0
 # SANITIZE=1: AddressSanitizer and UBSan; SANITIZE=thread: ThreadSanitizer.
@@ -53,7 +53,7 @@ OUT ?= build/$(VARIANT)
 ifeq ($(STATIC),1)
 ALL_CFLAGS += -DSS_FILES_ONLY -DSS_TLS_LINKED
 LDFLAGS += -static
-LIBS = $(shell $(PKG_CONFIG) --static --libs popt libbsd libssl libcrypto 2>/dev/null) -pthread
+LIBS = $(shell $(PKG_CONFIG) --static --libs popt libbsd libmd libssl libcrypto 2>/dev/null) -pthread
 endif
 
 LIB_SRC = $(wildcard lib/*.c)
@@ -87,6 +87,7 @@ $(OUT)/%.o: %.c
 $(OUT)/cli/options.o: VERSION
 
 $(OUT)/libsockserve.a: $(LIB_OBJ)
+	@rm -f $@
 	$(AR) rcs $@ $^
 
 $(PROGRAM): $(CLI_OBJ) $(OUT)/libsockserve.a
@@ -143,7 +144,7 @@ bench-cores:
 # tests/fuzz/ runs the real library code on the fuzzer's bytes for
 # FUZZ_SECONDS, after replaying its regression inputs.
 FUZZ_SECONDS ?= 30
-FUZZ_TARGETS = addr cidr json log options proxy
+FUZZ_TARGETS = addr cidr json log options proxy ws
 FUZZ_CC ?= clang
 FUZZ_FLAGS = -std=gnu11 -D_GNU_SOURCE -pthread -DSS_VERSION='"$(VERSION)"' -g -O1 -fno-omit-frame-pointer \
              -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \

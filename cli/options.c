@@ -29,10 +29,11 @@ enum { OPT_INET = 1000, OPT_INET6, OPT_UNIX, OPT_VERBOSE, OPT_QUIET, OPT_VERSION
 static struct {
 	char *family, *type, *mode, *max_children, *max_per_ip, *rate, *backlog, *grace, *stderr_to, *log_format, *max_packet,
 	     *timeout, *idle_timeout, *max_requests, *max_openings, *opening_timeout, *spawn_threads, *user, *group, *socket_mode, *pidfile, *workers, *tls_cert, *tls_key, *tls_client_ca, *tls_alpn,
-	     *trace, *record, *delay, *throttle, *slice, *cut_after, *stall_after, *drop, *duplicate, *seed;
+	     *trace, *record, *delay, *throttle, *slice, *cut_after, *stall_after, *drop, *duplicate, *seed,
+	     *ws_origin, *ws_protocol, *ws_max_message;
 	char **allow, **deny, **proxy_from; /* repeatable: popt collects them */
 	int shell, no_env, nodelay, no_reuse_addr, reuse_port, v6only, print_address, empty_reply, once, wait,
-	    proxy_protocol, tls, tls_relay, tls_hand_over, trace_given;
+	    proxy_protocol, tls, tls_relay, tls_hand_over, trace_given, ws, ws_binary;
 } o;
 static poptContext con;
 
@@ -140,6 +141,21 @@ static struct poptOption tls_options[] = {
 	POPT_TABLEEND
 };
 
+static struct poptOption ws_options[] = {
+	{ "ws", 0, POPT_ARG_NONE, &o.ws, 0,
+	  "WebSocket: each connection opens with an HTTP/1.1 upgrade; each message is a line of the "
+	  "handler's input, each line it writes a message", NULL },
+	{ "ws-binary", 0, POPT_ARG_NONE, &o.ws_binary, 0,
+	  "messages in and out as raw bytes, not lines", NULL },
+	{ "ws-origin", 0, POPT_ARG_STRING, &o.ws_origin, OPT_STRING,
+	  "only these origins may upgrade (comma-separated: https://example.com,...); others get 403", "LIST" },
+	{ "ws-protocol", 0, POPT_ARG_STRING, &o.ws_protocol, OPT_STRING,
+	  "subprotocols the handler speaks: the client's first of them is agreed", "LIST" },
+	{ "ws-max-message", 0, POPT_ARG_STRING, &o.ws_max_message, OPT_STRING,
+	  "largest message from a client; beyond it the connection closes with 1009 (default: 1048576)", "BYTES" },
+	POPT_TABLEEND
+};
+
 static struct poptOption testing_options[] = {
 	{ "trace", 0, POPT_ARG_STRING | POPT_ARGFLAG_OPTIONAL, &o.trace, OPT_TRACE,
 	  "hexdump every byte each way as it passes (the plaintext under TLS), on stderr or "
@@ -228,6 +244,7 @@ static struct poptOption options[] = {
 	{ NULL, 0, POPT_ARG_INCLUDE_TABLE, handler_options, 0, "The handler:", NULL },
 	{ NULL, 0, POPT_ARG_INCLUDE_TABLE, access_options, 0, "Access and privileges:", NULL },
 	{ NULL, 0, POPT_ARG_INCLUDE_TABLE, tls_options, 0, "TLS (stream sockets):", NULL },
+	{ NULL, 0, POPT_ARG_INCLUDE_TABLE, ws_options, 0, "WebSocket (stream sockets):", NULL },
 	{ NULL, 0, POPT_ARG_INCLUDE_TABLE, testing_options, 0, "Testing clients:", NULL },
 	{ NULL, 0, POPT_ARG_INCLUDE_TABLE, log_options, 0, "Logging and information:", NULL },
 	{ NULL, 0, POPT_ARG_INCLUDE_TABLE, help_options, 0, "Help options:", NULL },
@@ -395,6 +412,7 @@ static char **const strings[] = {
 	&o.opening_timeout, &o.user, &o.group, &o.workers,
 	&o.socket_mode, &o.pidfile, &o.tls_cert, &o.tls_key, &o.tls_client_ca, &o.tls_alpn,
 	&o.trace, &o.record, &o.delay, &o.throttle, &o.slice, &o.cut_after, &o.stall_after, &o.drop, &o.duplicate, &o.seed,
+	&o.ws_origin, &o.ws_protocol, &o.ws_max_message,
 };
 static char *held[sizeof(strings) / sizeof(strings[0])];
 
@@ -513,8 +531,13 @@ static int convert(struct ss_config *cfg)
 	    (o.stall_after != NULL && number("--stall-after", o.stall_after, &cfg->stall_after) < 0) ||
 	    (o.drop != NULL && number("--drop", o.drop, &cfg->drop) < 0) ||
 	    (o.duplicate != NULL && number("--duplicate", o.duplicate, &cfg->duplicate) < 0) ||
-	    (o.seed != NULL && number("--seed", o.seed, &cfg->seed) < 0))
+	    (o.seed != NULL && number("--seed", o.seed, &cfg->seed) < 0) ||
+	    (o.ws_max_message != NULL && number("--ws-max-message", o.ws_max_message, &cfg->ws_max_message) < 0))
 		return -1;
+	cfg->ws = o.ws;
+	cfg->ws_binary = o.ws_binary;
+	cfg->ws_origin = o.ws_origin;
+	cfg->ws_protocol = o.ws_protocol;
 	if (o.trace_given)
 		cfg->trace = o.trace != NULL ? o.trace : "";
 	cfg->record = o.record;

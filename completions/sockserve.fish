@@ -64,6 +64,11 @@ complete -c sockserve -n __sockserve_before_address -l tls-client-ca -r -F -d 'r
 complete -c sockserve -n __sockserve_before_address -l tls-alpn -x -d 'ALPN protocols the handler speaks, in'  # --tls-alpn
 complete -c sockserve -n __sockserve_before_address -l tls-hand-over -d 'where kTLS takes both directions, give the'  # --tls-hand-over
 complete -c sockserve -n __sockserve_before_address -l tls-relay -d 'relay the plaintext through the handlers'  # --tls-relay
+complete -c sockserve -n __sockserve_before_address -l ws -d 'WebSocket: each connection opens with an'  # --ws
+complete -c sockserve -n __sockserve_before_address -l ws-binary -d 'messages in and out as raw bytes, not lines'  # --ws-binary
+complete -c sockserve -n __sockserve_before_address -l ws-origin -x -d 'only these origins may upgrade'  # --ws-origin
+complete -c sockserve -n __sockserve_before_address -l ws-protocol -x -d 'subprotocols the handler speaks: the'  # --ws-protocol
+complete -c sockserve -n __sockserve_before_address -l ws-max-message -x -d 'largest message from a client; beyond it'  # --ws-max-message
 complete -c sockserve -n __sockserve_before_address -l trace -F -d 'hexdump every byte each way as it passes'  # --trace
 complete -c sockserve -n __sockserve_before_address -l record -x -d 'keep each requests bytes in DIR: a file'  # --record
 complete -c sockserve -n __sockserve_before_address -l delay -x -d 'send each chunk (datagrams: each reply) to'  # --delay

@@ -55,8 +55,7 @@ static void run(struct view *v, struct request *req)
 {
 	request_take(v, req);
 	v->transport->describe(v, req);
-	if (req->tls != NULL)
-		tls_describe(req->tls, &req->env);
+	openings_describe(v, req);
 	log_event(v->log, SS_LOG_DEBUG, "received",
 	          LOG_FIELDS(FSTR("remote", req->remote), FINT("in_progress", requests_active(v)),
 	                     FINT("limit", requests_limit(v))),

@@ -25,6 +25,9 @@
  * (the one idle longest makes room when it is full), one descriptor each. */
 #define DEFAULT_MAX_OPENINGS 512
 #define DEFAULT_OPENING_TIMEOUT_MS 5000
+/* --ws-max-message: websocketd has no limit; a megabyte holds any message a
+ * line-oriented handler means. */
+#define DEFAULT_WS_MAX_MESSAGE (1 << 20)
 
 static const struct ss_range ranges[] = {
 	{ "--max-children", 1, 10000 },
@@ -51,6 +54,7 @@ static const struct ss_range ranges[] = {
 	{ "--drop", 0, 100 },
 	{ "--duplicate", 0, 100 },
 	{ "--seed", 0, LLONG_MAX },
+	{ "--ws-max-message", 1, 1LL << 40 },
 };
 
 const struct ss_range *ss_option_range(const char *option)
@@ -86,6 +90,7 @@ void ss_config_init(struct ss_config *cfg)
 	cfg->delay_ms = SS_NO_TIME;
 	cfg->throttle = cfg->slice = cfg->cut_after = cfg->stall_after = SS_UNSET;
 	cfg->drop = cfg->duplicate = cfg->seed = SS_UNSET;
+	cfg->ws_max_message = SS_UNSET; /* DEFAULT_WS_MAX_MESSAGE */
 	cfg->verbosity = SS_LOG_ERROR;
 	cfg->log_format = SS_LOG_TEXT;
 }
@@ -174,7 +179,8 @@ int config_check(const struct ss_config *cfg, struct ss_config *resolved, struct
 	    !in_range("--slice", cfg->slice, SS_UNSET, err) || !in_range("--cut-after", cfg->cut_after, SS_UNSET, err) ||
 	    !in_range("--stall-after", cfg->stall_after, SS_UNSET, err) ||
 	    !in_range("--drop", cfg->drop, SS_UNSET, err) || !in_range("--duplicate", cfg->duplicate, SS_UNSET, err) ||
-	    !in_range("--seed", cfg->seed, SS_UNSET, err))
+	    !in_range("--seed", cfg->seed, SS_UNSET, err) ||
+	    !in_range("--ws-max-message", cfg->ws_max_message, SS_UNSET, err))
 		return -1;
 	if ((cfg->rate_count == SS_UNSET) != (cfg->rate_ms == SS_NO_TIME))
 		return usage(err, "--rate needs both N and SECONDS: N/SECONDS");
@@ -212,6 +218,15 @@ int config_check(const struct ss_config *cfg, struct ss_config *resolved, struct
 		return usage(err, "--tls-relay and --tls-hand-over contradict each other");
 	if (cfg->wait && (cfg->tls || cfg->tls_cert != NULL))
 		return usage(err, "--wait hands the socket itself to COMMAND: TLS cannot apply");
+	const char *ws_option = cfg->ws_binary ? "--ws-binary" : cfg->ws_origin != NULL ? "--ws-origin"
+	                      : cfg->ws_protocol != NULL ? "--ws-protocol"
+	                      : cfg->ws_max_message != SS_UNSET ? "--ws-max-message" : NULL;
+	if (ws_option != NULL && !cfg->ws)
+		return usage(err, "%s needs --ws", ws_option);
+	if (cfg->ws && cfg->wait)
+		return usage(err, "--wait hands the socket itself to COMMAND: --ws cannot apply");
+	if (cfg->ws && cfg->tls_hand_over)
+		return usage(err, "--tls-hand-over gives the handler the socket itself: --ws needs the relay");
 	const char *testing = filters_any_option(cfg);
 	if (testing != NULL && cfg->wait)
 		return usage(err, "--wait hands the socket itself to COMMAND: %s cannot apply", testing);
@@ -224,8 +239,9 @@ int config_check(const struct ss_config *cfg, struct ss_config *resolved, struct
 	if (cfg->pidfile != NULL && cfg->pidfile[0] == '\0')
 		return usage(err, "--pidfile needs a file name");
 	if ((cfg->max_openings != SS_UNSET || cfg->opening_timeout_ms != SS_NO_TIME) && !cfg->proxy_protocol &&
-	    !cfg->tls && cfg->tls_cert == NULL)
-		return usage(err, "%s applies to connections that open in stages: --proxy-protocol, --tls or --tls-cert",
+	    !cfg->tls && cfg->tls_cert == NULL && !cfg->ws)
+		return usage(err, "%s applies to connections that open in stages: --proxy-protocol, --tls, --tls-cert "
+		             "or --ws",
 		             cfg->max_openings != SS_UNSET ? "--max-openings" : "--opening-timeout");
 	if (cfg->proxy_from != NULL && !cfg->proxy_protocol)
 		return usage(err, "--proxy-from names the peers that may send PROXY headers: it needs --proxy-protocol");
@@ -271,6 +287,8 @@ int config_check(const struct ss_config *cfg, struct ss_config *resolved, struct
 		option = "--nodelay", what = "TCP sockets";
 	else if (cfg->proxy_protocol && !(transport->client_ips && socktype == SOCK_STREAM))
 		option = "--proxy-protocol", what = "TCP sockets";
+	else if (cfg->ws && socktype != SOCK_STREAM)
+		option = "--ws", what = "stream sockets";
 	else if ((cfg->tls || cfg->tls_cert != NULL) && socktype != SOCK_STREAM)
 		option = cfg->tls ? "--tls" : "--tls-cert", what = "stream sockets";
 	else if (cfg->max_packet != SS_UNSET && (h->connections || cfg->wait))
@@ -300,6 +318,8 @@ int config_check(const struct ss_config *cfg, struct ss_config *resolved, struct
 			resolved->max_packet = DEFAULT_MAX_PACKET;
 		if (cfg->max_openings == SS_UNSET)
 			resolved->max_openings = DEFAULT_MAX_OPENINGS;
+		if (cfg->ws_max_message == SS_UNSET)
+			resolved->ws_max_message = DEFAULT_WS_MAX_MESSAGE;
 		if (cfg->opening_timeout_ms == SS_NO_TIME)
 			resolved->opening_timeout_ms = DEFAULT_OPENING_TIMEOUT_MS;
 		if (cfg->mode == SS_MODE_DEFAULT)

@@ -16,11 +16,23 @@
 
 extern char **environ;
 
+/* The names a WebSocket upgrade sets (CGI's, and HTTP_ for each header). */
+static bool is_http_variable(const char *entry)
+{
+	static const char *const names[] = { "REQUEST_METHOD=", "REQUEST_URI=", "PATH_INFO=", "QUERY_STRING=",
+	                                     "SERVER_PROTOCOL=", "REMOTE_ADDR=", "REMOTE_PORT=", "HTTP_" };
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strncmp(entry, names[i], strlen(names[i])) == 0)
+			return true;
+	return false;
+}
+
 /* Names sockserve sets for a connection (stale copies are not passed on),
  * and those of the sockets systemd handed to sockserve. */
-static bool is_connection_variable(const char *entry)
+static bool is_connection_variable(const char *entry, bool http)
 {
-	if (handed_variable(entry))
+	if (handed_variable(entry) || (http && is_http_variable(entry)))
 		return true;
 	static const char *const prefixes[] = { "TCPLOCAL", "TCPREMOTE", "UDPLOCAL", "UDPREMOTE",
 	                                        "UNIXLOCAL", "UNIXREMOTE", "SSL_PROTOCOL=", "SSL_CIPHER=",
@@ -33,11 +45,12 @@ static bool is_connection_variable(const char *entry)
 	return false;
 }
 
-int env_template_init(struct env_template *t, bool no_env, struct ss_error *err)
+int env_template_init(struct env_template *t, bool no_env, size_t extra, struct ss_error *err)
 {
 	size_t n = 0, kept = 0;
 
 	t->no_env = no_env;
+	t->extra = extra;
 	while (environ[n] != NULL)
 		n++;
 	t->vars = reallocarray(NULL, n + 1, sizeof(char *));
@@ -48,7 +61,7 @@ int env_template_init(struct env_template *t, bool no_env, struct ss_error *err)
 	/* Inherited copies of the connection's names are never passed on,
 	 * --no-env or not: a handler must not mistake them for its client's. */
 	for (size_t i = 0; i < n; i++)
-		if (!is_connection_variable(environ[i]))
+		if (!is_connection_variable(environ[i], extra > 0))
 			t->vars[kept++] = environ[i];
 	t->vars[kept] = NULL;
 	t->count = kept;
@@ -63,7 +76,7 @@ void env_template_free(struct env_template *t)
 
 int env_block_init(const struct env_template *t, struct env_block *b)
 {
-	size_t vars = t->no_env ? 0 : ENV_REQUEST_VARS;
+	size_t vars = t->no_env ? 0 : ENV_REQUEST_VARS + t->extra;
 
 	b->envp = reallocarray(NULL, t->count + vars + 1, sizeof(char *));
 	if (b->envp == NULL)

@@ -20,6 +20,7 @@ struct env_template {
 	char **vars;        /* sockserve's environment less the UCSPI names */
 	size_t count;
 	bool no_env;        /* --no-env: add nothing */
+	size_t extra;       /* room for more variables a request (--ws: its headers) */
 };
 
 struct env_block {
@@ -31,7 +32,8 @@ struct env_block {
 	char text[ENV_REQUEST_TEXT];
 };
 
-int env_template_init(struct env_template *t, bool no_env, struct ss_error *err);
+/* extra: how many variables a request may add past ENV_REQUEST_VARS. */
+int env_template_init(struct env_template *t, bool no_env, size_t extra, struct ss_error *err);
 void env_template_free(struct env_template *t);
 /* A slot's block, made when the slot is first used. */
 int env_block_init(const struct env_template *t, struct env_block *b);

@@ -13,8 +13,9 @@
 #include <string.h>
 
 /* Top to bottom: the faults meet what the handler writes first, and the
- * taps see what reaches the wire. */
-static const struct filter_kind *const kinds[] = { &filter_faults, &filter_trace, &filter_record };
+ * taps see what reaches the wire, or the WebSocket messages (framed just
+ * above the connection). */
+static const struct filter_kind *const kinds[] = { &filter_faults, &filter_trace, &filter_record, &filter_ws };
 #define KINDS (sizeof(kinds) / sizeof(kinds[0]))
 
 struct filters {

@@ -78,7 +78,7 @@ struct filter_layer {
 	struct request *req;
 };
 
-extern const struct filter_kind filter_faults, filter_trace, filter_record;
+extern const struct filter_kind filter_faults, filter_trace, filter_record, filter_ws;
 /* The faults' queue of datagram replies sent later (--delay). */
 void faults_defer(void *ctx, struct view *v, const struct request *req, const struct msghdr *msg,
                   const struct reply_plan *plan);

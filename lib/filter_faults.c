@@ -61,10 +61,7 @@ struct deferred {
 	struct sockaddr_storage peer;
 	socklen_t peer_len;
 	size_t control_len;
-	union {
-		char buf[64];
-		struct cmsghdr align;
-	} control;
+	_Alignas(struct cmsghdr) char control[64];
 	char remote[ADDR_TEXT_MAX];
 	size_t len;
 	char data[];
@@ -193,7 +190,7 @@ static void send_now(struct faults *f, struct deferred *d)
 {
 	struct iovec iov = { .iov_base = d->data, .iov_len = d->len };
 	struct msghdr msg = { .msg_name = &d->peer, .msg_namelen = d->peer_len, .msg_iov = &iov, .msg_iovlen = 1,
-	                      .msg_control = d->control_len ? d->control.buf : NULL,
+	                      .msg_control = d->control_len ? d->control : NULL,
 	                      .msg_controllen = d->control_len };
 
 	for (unsigned i = 0; i < d->copies; i++) {
@@ -257,8 +254,8 @@ void faults_defer(void *ctx, struct view *v, const struct request *req, const st
 	*d = (struct deferred){ .due = now_us() + plan->delay_us, .copies = plan->copies, .len = len,
 	                        .peer_len = msg->msg_namelen };
 	memcpy(&d->peer, msg->msg_name, msg->msg_namelen);
-	if (msg->msg_controllen > 0 && msg->msg_controllen <= sizeof(d->control.buf)) {
-		memcpy(d->control.buf, msg->msg_control, msg->msg_controllen);
+	if (msg->msg_controllen > 0 && msg->msg_controllen <= sizeof(d->control)) {
+		memcpy(d->control, msg->msg_control, msg->msg_controllen);
 		d->control_len = msg->msg_controllen;
 	}
 	memcpy(d->data, msg->msg_iov[0].iov_base, len);
@@ -414,6 +411,11 @@ static ssize_t faults_flush(struct layer *l)
 
 	l->wants = 0;
 	l->wake_at = 0;
+	/* what the layers below hold (a WebSocket's pong) goes first */
+	ssize_t below = layer_flush(l->below);
+	bool below_waits = below < 0 && errno == EAGAIN;
+	if (below < 0 && !below_waits && errno != EINTR && s->failed == 0)
+		s->failed = errno;
 	for (;;) {
 		if (s->failed) {
 			errno = s->failed;
@@ -421,6 +423,11 @@ static ssize_t faults_flush(struct layer *l)
 		}
 		if (cfg->cut_after != SS_UNSET && s->sent >= (uint64_t)cfg->cut_after)
 			return total > 0 ? total : cut(l, s, now);
+		if (s->count == 0 && below_waits && total == 0) {
+			layer_wait_below(l);
+			errno = EAGAIN;
+			return -1;
+		}
 		if (s->count == 0)
 			return total;
 		if (cfg->stall_after != SS_UNSET && s->sent >= (uint64_t)cfg->stall_after) {

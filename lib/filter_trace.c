@@ -128,31 +128,37 @@ static void chunk(struct trace *t, struct trace_slot *s, const struct request *r
 	}
 	out_put(&o, "+%.6f %c %s %zu byte%s%s%s%s\n", elapsed, dir, remote, len, len == 1 ? "" : "s",
 	        note[0] ? " (" : "", note, note[0] ? ")" : "");
+	/* hexdump -C's lines, written by hand: a trace of a fast transfer
+	 * spends its time here */
 	for (size_t line = 0; line < len; line += 16) {
-		char text[80];
-		size_t k = 0, n = len - line < 16 ? len - line : 16;
-		k += (size_t)snprintf(text, sizeof(text), "%08llx ", (unsigned long long)(offset + line));
+		size_t n = len - line < 16 ? len - line : 16;
+		uint64_t at = offset + line;
+		if (sizeof(o.buf) - o.len < 80)
+			out_flush(&o);
+		char *w = o.buf + o.len, *start = w;
+		int digits = 8; /* more past 4 GiB */
+		while (digits < 16 && at >> (4 * digits) != 0)
+			digits++;
+		for (int shift = 4 * (digits - 1); shift >= 0; shift -= 4)
+			*w++ = hex[at >> shift & 15];
+		*w++ = ' ';
 		for (size_t i = 0; i < 16; i++) {
 			if (i == 8)
-				text[k++] = ' ';
-			if (i < n) {
-				text[k++] = ' ';
-				text[k++] = hex[data[line + i] >> 4];
-				text[k++] = hex[data[line + i] & 15];
-			} else {
-				memcpy(text + k, "   ", 3);
-				k += 3;
-			}
+				*w++ = ' ';
+			*w++ = ' ';
+			*w++ = i < n ? hex[data[line + i] >> 4] : ' ';
+			*w++ = i < n ? hex[data[line + i] & 15] : ' ';
 		}
-		memcpy(text + k, "  |", 3);
-		k += 3;
+		*w++ = ' ';
+		*w++ = ' ';
+		*w++ = '|';
 		for (size_t i = 0; i < n; i++) {
 			unsigned char c = data[line + i];
-			text[k++] = c >= 0x20 && c < 0x7f ? (char)c : '.';
+			*w++ = c >= 0x20 && c < 0x7f ? (char)c : '.';
 		}
-		text[k++] = '|';
-		text[k] = '\0';
-		out_put(&o, "%s\n", text);
+		*w++ = '|';
+		*w++ = '\n';
+		o.len += (size_t)(w - start);
 	}
 	out_flush(&o);
 }

@@ -22,7 +22,7 @@
 /* The stages, in order.  Admission (--allow, --deny, --rate, --max-per-ip)
  * comes after the PROXY header, whose client it checks, and before TLS, so
  * that a refused client costs no handshake. */
-static const struct opening_stage *const stages[] = { &stage_proxy, &stage_admission, &stage_tls };
+static const struct opening_stage *const stages[] = { &stage_proxy, &stage_admission, &stage_tls, &stage_ws };
 #define STAGES (sizeof(stages) / sizeof(stages[0]))
 
 /* The stage after index i (0: before the first) that the server has; 0 if
@@ -96,6 +96,8 @@ void opening_release(struct view *v, struct request *op)
 	op->fd = -1;
 	tls_conn_free(op->tls);
 	op->tls = NULL;
+	free(op->ws);
+	op->ws = NULL;
 	if (op->ip_counted)
 		ip_counts_remove(&v->admission->per_ip, &op->ip);
 	op->ip_counted = false;
@@ -287,13 +289,22 @@ void opening_hand_over(struct view *v, struct request *op, struct request *req)
 	req->ip = op->ip;
 	req->ip_counted = op->ip_counted;
 	req->tls = op->tls;
+	req->ws = op->ws;
 	op->fd = -1;
 	op->tls = NULL;
+	op->ws = NULL;
 	op->ip_counted = false;
 	op->opening = 0;
 	op->next = o->free_list;
 	o->free_list = op;
 	o->in_use--;
+}
+
+void openings_describe(struct view *v, struct request *req)
+{
+	for (size_t k = 0; k < STAGES; k++)
+		if (stages[k]->describe != NULL && stages[k]->wanted(v))
+			stages[k]->describe(v, req);
 }
 
 int64_t openings_deadlines(struct view *v, int64_t now)

@@ -69,6 +69,9 @@ void opening_hand_over(struct view *v, struct request *op, struct request *req);
 void opening_release(struct view *v, struct request *op);
 /* Close the openings whose time is up; the next deadline, INT64_MAX: none. */
 int64_t openings_deadlines(struct view *v, int64_t now);
+/* A request taken: the variables its opening's stages learnt (the TLS
+ * session, the WebSocket upgrade's request) join its environment. */
+void openings_describe(struct view *v, struct request *req);
 /* Close every opening, parked ones too. */
 void openings_close(struct view *v);
 

@@ -255,11 +255,11 @@ static bool move_down(struct relay *r, int64_t now)
 			/* sent (or the client is gone): it sees its end of file */
 			r->closed = true;
 			r->progress_us = now;
+			moved = true;
 		} else {
 			r->down_wants = r->client->wants;
 			r->down_wake = r->client->wake_at;
 		}
-		moved = true;
 	}
 	return moved;
 }
@@ -384,6 +384,12 @@ void relay_stop(struct relay *r)
 	set_timer(r, 0);
 	loop_drop(r->loop, &r->to_w, &r->to);
 	loop_drop(r->loop, &r->from_w, &r->from);
+}
+
+void relay_poke(struct relay *r)
+{
+	if (r->running)
+		run(r);
 }
 
 bool relay_running(const struct relay *r)

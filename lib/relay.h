@@ -89,6 +89,9 @@ int relay_start(struct relay *r, struct loop *loop, struct layer *client, int to
                 relay_done_fn *done, void *data);
 /* Stop, close the pipes and leave the loop (the connection stays open). */
 void relay_stop(struct relay *r);
+/* Run it now (what a layer waits for has happened elsewhere: the handler
+ * was reaped); its done callback may be called from here. */
+void relay_poke(struct relay *r);
 /* Whether it runs, and whether what the handler wrote has been delivered
  * (or cannot be: the client is gone). */
 bool relay_running(const struct relay *r);

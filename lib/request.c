@@ -231,6 +231,9 @@ void request_end(struct view *v, struct request *req, int wstatus)
 		req->flushing = true;
 		request_list_append(&v->requests->flushing, req);
 		v->requests->flushing_count++;
+		/* a layer may wait for the exit status (a WebSocket's close code):
+		 * the relay runs now, and may end the request at once */
+		relay_poke(req->relay);
 		return;
 	}
 	request_release(v, req);

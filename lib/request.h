@@ -20,6 +20,7 @@
 #include <sys/types.h>
 
 struct view;
+struct ws_conn;
 
 struct request {
 	struct request *prev, *next; /* the in-progress list (start order), the opening list
@@ -49,6 +50,7 @@ struct request {
 	int64_t opening_progress_us; /* when the client last did something */
 	struct proxy_reader proxy;  /* --proxy-protocol */
 	struct tls_conn *tls;       /* TLS: from the handshake until the handler's end */
+	struct ws_conn *ws;         /* --ws: from the upgrade until the handler's end */
 	struct relay *relay;        /* between the connection and the handler's pipes (the
 	                               slot's, made on first use) */
 	bool flushing;              /* the handler has ended; the relay still delivers what

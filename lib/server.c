@@ -11,6 +11,7 @@
 #include "accept.h"
 #include "config.h"
 #include "filter.h"
+#include "ws.h"
 #include "handed.h"
 #include "workers.h"
 
@@ -101,7 +102,7 @@ struct ss_server *ss_server_new(const struct ss_config *cfg, struct ss_error *er
 	if (acl_init(&srv->admission.acl, cfg->allow, cfg->deny, cfg->proxy_from, err) < 0 ||
 	    identity_resolve(cfg->user, cfg->group, &srv->identity, err) < 0 ||
 	    spawn_plan_init(&srv->plan, cfg, err) < 0 || requests_init(&srv->view, err) < 0 ||
-	    env_template_init(&srv->env, cfg->no_env, err) < 0)
+	    env_template_init(&srv->env, cfg->no_env, cfg->ws ? WS_ENV_VARS : 0, err) < 0)
 		goto fail;
 	/* Before privileges are dropped: a TLS key may be root's alone. */
 	if (srv->view.handler->open != NULL && srv->view.handler->open(&srv->view, err) < 0)

@@ -98,6 +98,12 @@ struct ss_config {
 	int64_t drop;          /* datagram replies dropped, percent; SS_UNSET: none */
 	int64_t duplicate;     /* datagram replies sent twice, percent; SS_UNSET: none */
 	int64_t seed;          /* for --drop and --duplicate; SS_UNSET: a random one, logged */
+	/* WebSocket: stream connections open with an HTTP/1.1 upgrade */
+	bool ws;
+	bool ws_binary;        /* messages as raw bytes (else lines of text) */
+	const char *ws_origin; /* origins that may upgrade, comma-separated (NULL: any) */
+	const char *ws_protocol; /* subprotocols the handler speaks, in order (NULL: none) */
+	int64_t ws_max_message; /* bytes; SS_UNSET: 1 MiB */
 	bool shell;            /* argv[0] is a string for /bin/sh -c */
 	char *const *argv;     /* COMMAND and its arguments, NULL-terminated */
 	enum ss_stderr stderr_to;

@@ -41,8 +41,11 @@ struct opening_stage {
 	/* Go as far as the connection lets it; events are the loop's (0 on
 	 * entry).  why says what failed. */
 	enum step (*step)(struct view *v, struct request *req, uint32_t events, char *why, size_t size);
+	/* Once the request is taken: the handler's variables this stage has
+	 * learnt (NULL: none). */
+	void (*describe)(struct view *v, struct request *req);
 };
 
-extern const struct opening_stage stage_proxy, stage_admission, stage_tls;
+extern const struct opening_stage stage_proxy, stage_admission, stage_tls, stage_ws;
 
 #endif

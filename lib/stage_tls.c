@@ -48,6 +48,13 @@ static enum step tls_step(struct view *v, struct request *req, uint32_t events, 
 	return STEP_FAIL;
 }
 
+static void tls_describe_stage(struct view *v, struct request *req)
+{
+	(void)v;
+	if (req->tls != NULL)
+		tls_describe(req->tls, &req->env);
+}
+
 const struct opening_stage stage_tls = {
 	.name = "TLS handshake",
 	.fail_event = "tls_failed",
@@ -56,4 +63,5 @@ const struct opening_stage stage_tls = {
 	.wanted = tls_wanted,
 	.begin = tls_begin,
 	.step = tls_step,
+	.describe = tls_describe_stage,
 };

@@ -56,6 +56,9 @@ sockserve --delay=0.3 --throttle=20k 127.0.0.1:8080 -- ./handler|stream|^handler
 sockserve --cut-after=1000 127.0.0.1:8080 -- ./big-reply|stream|^big-reply ok$
 sockserve --stall-after=100 -T 30 127.0.0.1:8080 -- ./big-reply|stream|^big-reply ok$
 sockserve -t dgram --drop=20 --duplicate=5 --seed=1 127.0.0.1:5353 -- ./dns|dgram|^dns ok$
+sockserve --ws 127.0.0.1:8080 -- ./chat.sh|not runnable|needs a WebSocket client: ws.bats drives python3-websockets, node's ws and headless Chromium against --ws
+sockserve --ws --tls --ws-origin https://app.example 8443 -- ./feed|not runnable|needs a wss:// client with that origin: ws.bats tests --tls and --ws-origin with python3-websockets
+sockserve --ws --ws-binary ./ws.sock -- ./decoder|not runnable|needs a WebSocket client on a unix socket: ws.bats runs --ws on one
 EOF_TABLE
 }
 

@@ -18,6 +18,12 @@
  *       a reply that does not come is sent again, up to TRIES sends in all
  *       (default 1), as a UDP client that retries does; one that never
  *       comes is counted as lost.
+ *   load ws    [-n N] [-c C] [-T SECONDS] ADDRESS
+ *       N WebSocket connections, C at a time: the upgrade, one text message
+ *       ("hello") and its echo, the close; prints rate= as conn does.
+ *   load wsmsg [-n N] [-c C] [-T SECONDS] ADDRESS
+ *       C WebSocket connections, open, echoing N text messages in all, one
+ *       at a time each; prints rate=messages/s.
  *   load hold  [-c C] [-T SECONDS] ADDRESS
  *       open C connections to an echo handler, one after another, each
  *       confirmed by a byte echoed back (so each has its handler running),
@@ -65,6 +71,7 @@ static int reply_wait_ms = 1000;
 static int dgram_tries = 1;   /* sends of one request, when replies are lost */
 static long long tput_bytes = 1LL << 30;
 static SSL_CTX *tls; /* -S */
+static int ws_mode;  /* 1: ws, a connection each; 2: wsmsg, messages over open ones */
 
 /* A TLS client on a connected socket (blocking or not); NULL if the
  * handshake failed. */
@@ -299,10 +306,107 @@ static int dgram_socket(void)
 	return fd;
 }
 
+/* ---- WebSocket (ws, wsmsg) ---- */
+
+static const char ws_upgrade[] = "GET / HTTP/1.1\r\nHost: bench\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                                 "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+
+/* Read exactly n bytes (within the time limit): 0 or an error kind. */
+static int read_n(int fd, char *buf, size_t n)
+{
+	for (size_t got = 0; got < n;) {
+		if (!wait_fd(fd, POLLIN, -1))
+			return E_TIMEOUT;
+		ssize_t k = recv(fd, buf + got, n - got, 0);
+		if (k == 0 || (k < 0 && errno == ECONNRESET))
+			return E_RESET;
+		if (k < 0)
+			return E_OTHER;
+		got += (size_t)k;
+	}
+	return 0;
+}
+
+/* Connect and upgrade: the socket, or -(error kind). */
+static int ws_open(void)
+{
+	char buf[1024];
+	size_t got = 0;
+	int fd = socket(target.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -E_OTHER;
+	if (connect(fd, (struct sockaddr *)&target, target_len) < 0) {
+		close(fd);
+		return -E_CONNECT;
+	}
+	if (send(fd, ws_upgrade, sizeof(ws_upgrade) - 1, MSG_NOSIGNAL) != (ssize_t)sizeof(ws_upgrade) - 1) {
+		close(fd);
+		return -E_RESET;
+	}
+	/* the answer, byte by byte to its end: nothing else comes before a message */
+	while (got < 4 || memcmp(buf + got - 4, "\r\n\r\n", 4) != 0) {
+		int rc = got < sizeof(buf) ? read_n(fd, buf + got, 1) : E_MISMATCH;
+		if (rc != 0) {
+			close(fd);
+			return -rc;
+		}
+		got++;
+	}
+	if (memcmp(buf, "HTTP/1.1 101", 12) != 0) {
+		close(fd);
+		return -E_MISMATCH;
+	}
+	return fd;
+}
+
+/* One text message and its echo: 0 or an error kind. */
+static int ws_message(int fd)
+{
+	/* "hello", masked with a key of zeros (RFC 6455 asks for a mask, not a random one here) */
+	static const char frame[] = "\x81\x85\0\0\0\0hello";
+	char reply[7];
+
+	if (send(fd, frame, sizeof(frame) - 1, MSG_NOSIGNAL) != (ssize_t)sizeof(frame) - 1)
+		return E_RESET;
+	int rc = read_n(fd, reply, sizeof(reply));
+	if (rc != 0)
+		return rc;
+	return memcmp(reply, "\x81\x05hello", 7) == 0 ? 0 : E_MISMATCH;
+}
+
+/* The close: ours, then the server's close and end of file. */
+static void ws_end(int fd)
+{
+	static const char frame[] = "\x88\x80\0\0\0\0";
+	char buf[256];
+
+	(void)!send(fd, frame, sizeof(frame) - 1, MSG_NOSIGNAL);
+	while (wait_fd(fd, POLLIN, 5000) && recv(fd, buf, sizeof(buf), 0) > 0)
+		;
+	close(fd);
+}
+
+static int ws_exchange(void)
+{
+	int fd = ws_open();
+
+	if (fd < 0)
+		return -fd;
+	int rc = ws_message(fd);
+	ws_end(fd);
+	return rc;
+}
+
 static void *client_main(void *arg)
 {
 	bool dgram = arg != NULL;
 	int fd = dgram ? dgram_socket() : -1;
+
+	if (ws_mode == 2 && (fd = ws_open()) < 0) {
+		atomic_fetch_add(&errors[-fd], 1);
+		return NULL;
+	}
 
 	if (dgram && fd < 0) {
 		atomic_fetch_add(&errors[E_OTHER], 1);
@@ -313,13 +417,17 @@ static void *client_main(void *arg)
 		if (i >= total || left_ms() == 0)
 			break;
 		double t0 = now_s();
-		int rc = dgram ? dgram_exchange(fd) : exchange();
+		int rc = dgram ? dgram_exchange(fd) : ws_mode == 1 ? ws_exchange() : ws_mode == 2 ? ws_message(fd) : exchange();
 		if (rc != 0) {
 			atomic_fetch_add(&errors[rc], 1);
 			latencies_ms[i] = -1;
 		} else {
 			latencies_ms[i] = (now_s() - t0) * 1000.0;
 		}
+	}
+	if (fd >= 0 && ws_mode == 2) {
+		ws_end(fd);
+		fd = -1;
 	}
 	if (fd >= 0) {
 		if (target.ss_family == AF_UNIX) {
@@ -490,7 +598,7 @@ int main(int argc, char **argv)
 	int opt;
 
 	if (argc < 2) {
-		fprintf(stderr, "usage: load conn|tput|dgram|hold [options] ADDRESS\n");
+		fprintf(stderr, "usage: load conn|tput|dgram|ws|wsmsg|hold [options] ADDRESS\n");
 		return 2;
 	}
 	const char *mode = argv[1];
@@ -521,7 +629,8 @@ int main(int argc, char **argv)
 	any_reply = strcmp(expect, "*") == 0;
 	bool is_dgram = strcmp(mode, "dgram") == 0;
 	parse_address(argv[optind], is_dgram ? SOCK_DGRAM : SOCK_STREAM);
-	if (strcmp(mode, "conn") == 0 || is_dgram)
+	ws_mode = strcmp(mode, "ws") == 0 ? 1 : strcmp(mode, "wsmsg") == 0 ? 2 : 0;
+	if (strcmp(mode, "conn") == 0 || is_dgram || ws_mode != 0)
 		return run_clients(is_dgram);
 	if (strcmp(mode, "tput") == 0)
 		return throughput();

@@ -79,6 +79,15 @@ SET(record_hand_over, cfg->tls = true; cfg->tls_hand_over = true; cfg->record = 
 SET(record_empty, cfg->record = "")
 SET(faults_all, cfg->trace = ""; cfg->record = "rec"; cfg->delay_ms = 0; cfg->throttle = 1; cfg->slice = 1;
     cfg->cut_after = 0; cfg->stall_after = 0; cfg->tls = true)
+SET(ws_binary_alone, cfg->ws_binary = true)
+SET(ws_origin_alone, cfg->ws_origin = "http://a")
+SET(ws_dgram, cfg->ws = true; cfg->socktype = SOCK_DGRAM)
+SET(ws_wait, cfg->ws = true; cfg->wait = true)
+SET(ws_hand_over, cfg->ws = true; cfg->tls = true; cfg->tls_hand_over = true)
+SET(ws_max_zero, cfg->ws = true; cfg->ws_max_message = 0)
+SET(ws_openings, cfg->ws = true; cfg->max_openings = 10; cfg->opening_timeout_ms = 1000)
+SET(ws_all, cfg->ws = true; cfg->ws_binary = true; cfg->ws_origin = "http://a"; cfg->ws_protocol = "chat";
+    cfg->ws_max_message = 1; cfg->tls = true; cfg->proxy_protocol = true; cfg->trace = "")
 SET(dgram_faults, cfg->socktype = SOCK_DGRAM; cfg->drop = 0; cfg->duplicate = 100; cfg->seed = 0;
     cfg->delay_ms = 3600000)
 
@@ -137,6 +146,14 @@ static const struct rule rules[] = {
 	{ "--record ''", record_empty, SS_ERR_USAGE, "--record needs a directory" },
 	{ "every stream fault at its edge, with TLS", faults_all, SS_ERR_NONE, NULL },
 	{ "every datagram fault at its edge", dgram_faults, SS_ERR_NONE, NULL },
+	{ "--ws-binary without --ws", ws_binary_alone, SS_ERR_USAGE, "--ws-binary needs --ws" },
+	{ "--ws-origin without --ws", ws_origin_alone, SS_ERR_USAGE, "--ws-origin needs --ws" },
+	{ "--ws on datagrams", ws_dgram, SS_ERR_USAGE, "--ws applies to stream sockets" },
+	{ "--ws with --wait", ws_wait, SS_ERR_USAGE, "--ws cannot apply" },
+	{ "--ws with --tls-hand-over", ws_hand_over, SS_ERR_USAGE, "--ws needs the relay" },
+	{ "--ws-max-message 0", ws_max_zero, SS_ERR_USAGE, "--ws-max-message: 0 is too small" },
+	{ "--max-openings and --opening-timeout with --ws", ws_openings, SS_ERR_NONE, NULL },
+	{ "every WebSocket option, with TLS, PROXY and a trace", ws_all, SS_ERR_NONE, NULL },
 };
 
 int main(void)
