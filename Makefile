@@ -7,7 +7,9 @@ PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 MANDIR ?= $(PREFIX)/share/man
 BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
-ZSHCOMPDIR ?= $(PREFIX)/share/zsh/vendor-completions
+# zsh's own fpath has site-functions under its prefix (a Debian package puts
+# it in vendor-completions instead: debian/rules)
+ZSHCOMPDIR ?= $(PREFIX)/share/zsh/site-functions
 FISHCOMPDIR ?= $(PREFIX)/share/fish/vendor_completions.d
 DESTDIR ?=
 
@@ -178,8 +180,10 @@ deps-test:
 # A demo: an upper-casing echo server on 127.0.0.1, logging each request.
 run: deps-build
 	@$(MAKE) --no-print-directory all
-	@echo "sockserve demo on 127.0.0.1:$(DEMO_PORT): try 'echo hello | nc -N 127.0.0.1 $(DEMO_PORT)'; Ctrl-C stops it"
-	./sockserve -v 127.0.0.1:$(DEMO_PORT) -- tr a-z A-Z
+	@echo "sockserve demo on 127.0.0.1:$(DEMO_PORT): try, in another terminal (bash's /dev/tcp: no netcat needed)"
+	@echo "  bash -c 'exec 3<>/dev/tcp/127.0.0.1/$(DEMO_PORT); echo hello >&3; cat <&3'"
+	@echo "Ctrl-C stops it."
+	./sockserve -v 127.0.0.1:$(DEMO_PORT) -- sh -c 'read -r line; echo "$$line" | tr a-z A-Z'
 
 # The suite against the build selected by SANITIZE.
 test: deps-test

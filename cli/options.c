@@ -11,6 +11,7 @@
 
 #include <bsd/stdlib.h>
 #include <bsd/string.h>
+#include <ctype.h>
 #include <err.h>
 #include <errno.h>
 #include <limits.h>
@@ -23,17 +24,17 @@
 #include <sys/socket.h>
 
 enum { OPT_INET = 1000, OPT_INET6, OPT_UNIX, OPT_VERBOSE, OPT_QUIET, OPT_VERSION, OPT_STRING, OPT_HELP, OPT_USAGE,
-       OPT_TRACE };
+       OPT_TRACE, OPT_KEEPALIVE };
 
 /* What popt fills in; converted and checked by options_parse(). */
 static struct {
 	char *family, *type, *mode, *max_children, *max_per_ip, *rate, *backlog, *grace, *stderr_to, *log_format, *max_packet,
 	     *timeout, *idle_timeout, *max_requests, *max_openings, *opening_timeout, *spawn_threads, *user, *group, *socket_mode, *pidfile, *workers, *tls_cert, *tls_key, *tls_client_ca, *tls_alpn,
 	     *trace, *record, *delay, *throttle, *slice, *cut_after, *stall_after, *drop, *duplicate, *seed,
-	     *ws_origin, *ws_protocol, *ws_max_message;
+	     *ws_origin, *ws_protocol, *ws_max_message, *keepalive, *refuse_message;
 	char **allow, **deny, **proxy_from; /* repeatable: popt collects them */
 	int shell, no_env, nodelay, no_reuse_addr, reuse_port, v6only, print_address, empty_reply, once, wait,
-	    proxy_protocol, tls, tls_relay, tls_hand_over, trace_given, ws, ws_binary;
+	    proxy_protocol, tls, tls_relay, tls_hand_over, trace_given, ws, ws_binary, keepalive_given;
 } o;
 static poptContext con;
 
@@ -64,6 +65,9 @@ static struct poptOption address_options[] = {
 	{ "reuse-port", 0, POPT_ARG_NONE, &o.reuse_port, 0, "set SO_REUSEPORT", NULL },
 	{ "v6only", 0, POPT_ARG_NONE, &o.v6only, 0, "IPv6 only on an inet6 socket (no dual stack)", NULL },
 	{ "nodelay", 0, POPT_ARG_NONE, &o.nodelay, 0, "set TCP_NODELAY on accepted TCP connections", NULL },
+	{ "keepalive", 0, POPT_ARG_STRING | POPT_ARGFLAG_OPTIONAL, &o.keepalive, OPT_KEEPALIVE,
+	  "TCP keep-alive on accepted connections: probe after IDLE seconds idle, every INTERVAL, "
+	  "COUNT times (write --keepalive=IDLE[,INTERVAL,COUNT]; default 60,10,6)", "IDLE" },
 	{ "print-address", 0, POPT_ARG_NONE, &o.print_address, 0,
 	  "once listening, print the bound address on stdout, then close stdout", NULL },
 	POPT_TABLEEND
@@ -184,6 +188,9 @@ static struct poptOption access_options[] = {
 	{ "allow", 0, POPT_ARG_ARGV, &o.allow, 0,
 	  "serve only clients in CIDR (repeatable; 10.0.0.0/8, ::1, ...)", "CIDR" },
 	{ "deny", 0, POPT_ARG_ARGV, &o.deny, 0, "refuse clients in CIDR (repeatable; wins over --allow)", "CIDR" },
+	{ "refuse-message", 0, POPT_ARG_STRING, &o.refuse_message, OPT_STRING,
+	  "send TEXT to a refused client before closing (a datagram: as the reply); C escapes such as "
+	  "\\r\\n and \\x07 are understood", "TEXT" },
 	{ "rate", 0, POPT_ARG_STRING, &o.rate, OPT_STRING,
 	  "at most N new requests per SECONDS from one client IP, as N/SECONDS; more are refused", "RATE" },
 	{ "proxy-protocol", 0, POPT_ARG_NONE, &o.proxy_protocol, 0,
@@ -376,6 +383,68 @@ static int bytes_rate(const char *option, const char *text, int64_t *out)
 	return 0;
 }
 
+/* --refuse-message's C escapes (\\ \a \b \e \f \n \r \t \v \0 \xHH), undone in
+ * place: the text popt gave is ours. */
+static int unescape(const char *option, char *text, struct ss_config *cfg)
+{
+	static const char from[] = "\\abefnrtv0", to[] = "\\\a\b\033\f\n\r\t\v";
+	char *w = text;
+
+	for (const char *r = text; *r != '\0'; r++) {
+		if (*r != '\\') {
+			*w++ = *r;
+			continue;
+		}
+		const char *e = r[1] != '\0' ? strchr(from, r[1]) : NULL;
+		if (e != NULL) {
+			*w++ = e - from < 9 ? to[e - from] : '\0';
+			r++;
+		} else if (r[1] == 'x' && isxdigit((unsigned char)r[2]) && isxdigit((unsigned char)r[3])) {
+			char hex[3] = { r[2], r[3], '\0' };
+			*w++ = (char)strtol(hex, NULL, 16);
+			r += 3;
+		} else {
+			usage_error("%s: '\\%c' is not an escape (\\r, \\n, \\t, \\\\, \\xHH, ...)", option,
+			            r[1] != '\0' ? r[1] : ' ');
+			return -1;
+		}
+	}
+	cfg->refuse_message = text;
+	cfg->refuse_message_len = (size_t)(w - text);
+	return 0;
+}
+
+/* --keepalive[=IDLE[,INTERVAL,COUNT]]: whole seconds, and a count. */
+static int parse_keepalive(const char *text, struct ss_config *cfg)
+{
+	char copy[64];
+	char *parts[3] = { NULL, NULL, NULL };
+	int n = 0;
+
+	cfg->keepalive = true;
+	if (text == NULL)
+		return 0;
+	if (strlen(text) >= sizeof(copy)) {
+		usage_error("--keepalive: '%s' is not IDLE or IDLE,INTERVAL,COUNT (60 or 60,10,6)", text);
+		return -1;
+	}
+	strlcpy(copy, text, sizeof(copy));
+	for (char *p = copy, *tok; n < 3 && (tok = strsep(&p, ",")) != NULL;)
+		parts[n++] = tok;
+	size_t commas = 0;
+	for (const char *c = text; *c != '\0'; c++)
+		commas += *c == ',';
+	if ((n != 1 && n != 3) || (commas != 0 && commas != 2)) {
+		usage_error("--keepalive: '%s' is not IDLE or IDLE,INTERVAL,COUNT (60 or 60,10,6)", text);
+		return -1;
+	}
+	if (number("--keepalive IDLE", parts[0], &cfg->keepalive_idle) < 0 ||
+	    (n == 3 && (number("--keepalive INTERVAL", parts[1], &cfg->keepalive_interval) < 0 ||
+	                number("--keepalive COUNT", parts[2], &cfg->keepalive_count) < 0)))
+		return -1;
+	return 0;
+}
+
 /* --rate=N/SECONDS: 10/1, 100/60, 5/0.5. */
 static int parse_rate(const char *text, struct ss_config *cfg)
 {
@@ -412,7 +481,7 @@ static char **const strings[] = {
 	&o.opening_timeout, &o.user, &o.group, &o.workers,
 	&o.socket_mode, &o.pidfile, &o.tls_cert, &o.tls_key, &o.tls_client_ca, &o.tls_alpn,
 	&o.trace, &o.record, &o.delay, &o.throttle, &o.slice, &o.cut_after, &o.stall_after, &o.drop, &o.duplicate, &o.seed,
-	&o.ws_origin, &o.ws_protocol, &o.ws_max_message,
+	&o.ws_origin, &o.ws_protocol, &o.ws_max_message, &o.keepalive, &o.refuse_message,
 };
 static char *held[sizeof(strings) / sizeof(strings[0])];
 
@@ -431,27 +500,29 @@ static int given_count, given_next;
 
 /* popt takes the word after an optional argument's option as its value
  * unless it starts with '-': "--trace 127.0.0.1:0 cat" would trace to a
- * file named 127.0.0.1:0.  Only --trace=FILE names a file; a word after
- * --trace goes back to be read as the next argument. */
-static void trace_option(void)
+ * file named 127.0.0.1:0.  Only --NAME=VALUE gives a value; a word after a
+ * bare --NAME goes back to be read as the next argument. */
+static void optional_argument(const char *option, char **value, int *given_flag)
 {
+	size_t len = strlen(option);
+
 	for (; given_next < given_count; given_next++) {
 		const char *a = given[given_next];
-		if (strcmp(a, "--trace") == 0 && o.trace != NULL) {
-			const char *back[] = { o.trace, NULL };
+		if (strcmp(a, option) == 0 && *value != NULL) {
+			const char *back[] = { *value, NULL };
 			poptStuffArgs(con, back);
-			free(o.trace);
-			o.trace = NULL;
+			free(*value);
+			*value = NULL;
 			given_next += 2;
 			break;
 		}
-		if (strcmp(a, "--trace") == 0 || strncmp(a, "--trace=", 8) == 0) {
+		if (strcmp(a, option) == 0 || (strncmp(a, option, len) == 0 && a[len] == '=')) {
 			given_next++;
 			break;
 		}
 	}
 	free_replaced();
-	o.trace_given = 1;
+	*given_flag = 1;
 }
 
 static int read_flags(struct ss_config *cfg)
@@ -461,7 +532,8 @@ static int read_flags(struct ss_config *cfg)
 	while ((rc = poptGetNextOpt(con)) > 0) {
 		switch (rc) {
 		case OPT_STRING: free_replaced(); break;
-		case OPT_TRACE: trace_option(); break;
+		case OPT_TRACE: optional_argument("--trace", &o.trace, &o.trace_given); break;
+		case OPT_KEEPALIVE: optional_argument("--keepalive", &o.keepalive, &o.keepalive_given); break;
 		case OPT_INET: if (set_family(cfg, AF_INET, "-4") < 0) return -1; break;
 		case OPT_INET6: if (set_family(cfg, AF_INET6, "-6") < 0) return -1; break;
 		case OPT_UNIX: if (set_family(cfg, AF_UNIX, "-U") < 0) return -1; break;
@@ -540,6 +612,10 @@ static int convert(struct ss_config *cfg)
 	cfg->ws_protocol = o.ws_protocol;
 	if (o.trace_given)
 		cfg->trace = o.trace != NULL ? o.trace : "";
+	if (o.keepalive_given && parse_keepalive(o.keepalive, cfg) < 0)
+		return -1;
+	if (o.refuse_message != NULL && unescape("--refuse-message", o.refuse_message, cfg) < 0)
+		return -1;
 	cfg->record = o.record;
 	if (o.max_requests != NULL && o.once) {
 		usage_error("--once and --max-requests contradict each other");

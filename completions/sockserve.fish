@@ -29,6 +29,7 @@ complete -c sockserve -n __sockserve_before_address -l no-reuse-addr -d 'do not 
 complete -c sockserve -n __sockserve_before_address -l reuse-port -d 'set SO_REUSEPORT'  # --reuse-port
 complete -c sockserve -n __sockserve_before_address -l v6only -d 'IPv6 only on an inet6 socket'  # --v6only
 complete -c sockserve -n __sockserve_before_address -l nodelay -d 'set TCP_NODELAY on accepted TCP connections'  # --nodelay
+complete -c sockserve -n __sockserve_before_address -l keepalive  -d 'TCP keep-alive on accepted connections:'  # --keepalive
 complete -c sockserve -n __sockserve_before_address -l print-address -d 'once listening, print the bound address on'  # --print-address
 complete -c sockserve -n __sockserve_before_address -l max-packet -x -d 'largest datagram read or sent, 1 to 65535'  # --max-packet
 complete -c sockserve -n __sockserve_before_address -l empty-reply -d 'send an empty datagram when the handler'  # --empty-reply
@@ -50,6 +51,7 @@ complete -c sockserve -n __sockserve_before_address -l stderr -x -a 'inherit soc
 complete -c sockserve -n __sockserve_before_address -l no-env -d 'do not set PROTO, TCPREMOTEIP and the'  # --no-env
 complete -c sockserve -n __sockserve_before_address -l allow -x -d 'serve only clients in CIDR'  # --allow
 complete -c sockserve -n __sockserve_before_address -l deny -x -d 'refuse clients in CIDR'  # --deny
+complete -c sockserve -n __sockserve_before_address -l refuse-message -x -d 'send TEXT to a refused client before'  # --refuse-message
 complete -c sockserve -n __sockserve_before_address -l rate -x -d 'at most N new requests per SECONDS from'  # --rate
 complete -c sockserve -n __sockserve_before_address -l proxy-protocol -d 'connections start with a PROXY protocol'  # --proxy-protocol
 complete -c sockserve -n __sockserve_before_address -l proxy-from -x -d 'accept PROXY headers only from peers in'  # --proxy-from

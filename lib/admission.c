@@ -3,6 +3,7 @@
  * Admission (see admission.h).
  */
 #include "admission.h"
+#include "axes.h"
 #include "stage.h"
 #include "counts.h"
 #include "log.h"
@@ -14,6 +15,22 @@ enum refusal { REFUSED_DENY, REFUSED_NOT_ALLOWED, REFUSED_RATE, REFUSED_MAX_PER_
 /* A refusal: counted, and logged at -v (rate-limited like every refusal);
  * a PROXY header from a peer not trusted to send one at the default level.
  * rule is the --deny rule matched; in_progress the count --max-per-ip saw. */
+/* --refuse-message: sent before the close, for every reason, never waited
+ * for (a client that does not read it is closed all the same); a refused
+ * datagram gets it as its reply. */
+static void tell(struct view *v, struct request *req)
+{
+	const struct ss_config *cfg = v->cfg;
+
+	if (cfg->refuse_message == NULL)
+		return;
+	if (req->fd >= 0)
+		(void)!send(req->fd, cfg->refuse_message, cfg->refuse_message_len, MSG_DONTWAIT | MSG_NOSIGNAL);
+	else if (!v->handler->connections && req->peer_len > sizeof(sa_family_t))
+		(void)!sendto(v->sock->fd, cfg->refuse_message, cfg->refuse_message_len, MSG_DONTWAIT | MSG_NOSIGNAL,
+		              (const struct sockaddr *)&req->peer, req->peer_len);
+}
+
 static void log_rejected(struct view *v, struct request *req, enum refusal why, const struct cidr *rule,
                          unsigned in_progress)
 {
@@ -21,6 +38,7 @@ static void log_rejected(struct view *v, struct request *req, enum refusal why, 
 	int level = why == REFUSED_PROXY_UNTRUSTED ? SS_LOG_ERROR : SS_LOG_INFO;
 
 	count(v->counts, COUNT_REJECTED);
+	tell(v, req);
 	if (!log_allowed(v->log, level, LOG_REJECTED))
 		return;
 	addr_format((struct sockaddr *)&req->peer, req->peer_len, from, sizeof(from));

@@ -55,6 +55,10 @@ static const struct ss_range ranges[] = {
 	{ "--duplicate", 0, 100 },
 	{ "--seed", 0, LLONG_MAX },
 	{ "--ws-max-message", 1, 1LL << 40 },
+	/* the kernel's bounds (tcp(7)) */
+	{ "--keepalive IDLE", 1, 32767 },
+	{ "--keepalive INTERVAL", 1, 32767 },
+	{ "--keepalive COUNT", 1, 127 },
 };
 
 const struct ss_range *ss_option_range(const char *option)
@@ -91,6 +95,9 @@ void ss_config_init(struct ss_config *cfg)
 	cfg->throttle = cfg->slice = cfg->cut_after = cfg->stall_after = SS_UNSET;
 	cfg->drop = cfg->duplicate = cfg->seed = SS_UNSET;
 	cfg->ws_max_message = SS_UNSET; /* DEFAULT_WS_MAX_MESSAGE */
+	cfg->keepalive_idle = 60;
+	cfg->keepalive_interval = 10;
+	cfg->keepalive_count = 6;
 	cfg->verbosity = SS_LOG_ERROR;
 	cfg->log_format = SS_LOG_TEXT;
 }
@@ -180,7 +187,10 @@ int config_check(const struct ss_config *cfg, struct ss_config *resolved, struct
 	    !in_range("--stall-after", cfg->stall_after, SS_UNSET, err) ||
 	    !in_range("--drop", cfg->drop, SS_UNSET, err) || !in_range("--duplicate", cfg->duplicate, SS_UNSET, err) ||
 	    !in_range("--seed", cfg->seed, SS_UNSET, err) ||
-	    !in_range("--ws-max-message", cfg->ws_max_message, SS_UNSET, err))
+	    !in_range("--ws-max-message", cfg->ws_max_message, SS_UNSET, err) ||
+	    !in_range("--keepalive IDLE", cfg->keepalive_idle, LLONG_MIN, err) ||
+	    !in_range("--keepalive INTERVAL", cfg->keepalive_interval, LLONG_MIN, err) ||
+	    !in_range("--keepalive COUNT", cfg->keepalive_count, LLONG_MIN, err))
 		return -1;
 	if ((cfg->rate_count == SS_UNSET) != (cfg->rate_ms == SS_NO_TIME))
 		return usage(err, "--rate needs both N and SECONDS: N/SECONDS");
@@ -248,6 +258,14 @@ int config_check(const struct ss_config *cfg, struct ss_config *resolved, struct
 	if (cfg->wait && cfg->proxy_protocol)
 		return usage(err, "--wait hands the socket itself to COMMAND, which reads its own connections: "
 		             "--proxy-protocol cannot apply");
+	if (cfg->wait && cfg->refuse_message != NULL)
+		return usage(err, "--wait hands the socket itself to COMMAND, which refuses no one: "
+		             "--refuse-message cannot apply");
+	if (cfg->refuse_message != NULL && cfg->refuse_message_len == 0)
+		return usage(err, "--refuse-message needs some text");
+	if (cfg->wait && cfg->keepalive)
+		return usage(err, "--wait hands the socket itself to COMMAND, which accepts its own connections: "
+		             "--keepalive cannot apply");
 	if (cfg->wait && cfg->empty_reply)
 		return usage(err, "--wait hands the socket itself to COMMAND, which sends its own replies: "
 		             "--empty-reply cannot apply");
@@ -285,6 +303,8 @@ int config_check(const struct ss_config *cfg, struct ss_config *resolved, struct
 	const char *what = NULL, *option = NULL;
 	if (cfg->nodelay && !(transport->client_ips && h->connections))
 		option = "--nodelay", what = "TCP sockets";
+	else if (cfg->keepalive && !(transport->client_ips && h->connections))
+		option = "--keepalive", what = "TCP sockets";
 	else if (cfg->proxy_protocol && !(transport->client_ips && socktype == SOCK_STREAM))
 		option = "--proxy-protocol", what = "TCP sockets";
 	else if (cfg->ws && socktype != SOCK_STREAM)

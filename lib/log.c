@@ -19,6 +19,7 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -204,11 +205,19 @@ void log_init(struct logger *log, int verbosity, enum ss_log_format format)
 	log->fd = STDERR_FILENO;
 	log->own_fd = false;
 	log->socket = false;
+	log->journal = false;
 	log->worker = 0;
 	atomic_init(&log->lost, 0);
 	memset(log->limits, 0, sizeof(log->limits));
 	if (fstat(STDERR_FILENO, &st) < 0)
 		return;
+	/* systemd says which stream is the journal's: "DEVICE:INODE" */
+	const char *journal = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	char end;
+	if (journal != NULL && sscanf(journal, "%llu:%llu%c", &dev, &ino, &end) == 2 &&
+	    dev == (unsigned long long)st.st_dev && ino == (unsigned long long)st.st_ino)
+		log->journal = true;
 	if (S_ISSOCK(st.st_mode)) {
 		log->socket = true;
 	} else if (S_ISFIFO(st.st_mode)) {
@@ -322,6 +331,9 @@ static void format_line(const struct logger *log, int level, const char *event, 
                         size_t nfields, const char *text, struct line *l)
 {
 	if (log->format == SS_LOG_TEXT) {
+		/* sd-daemon(3): <3> errors, <5> the status asked for, <6> -v, <7> -vv */
+		if (log->journal)
+			putf(l, "<%d>", level == SS_LOG_ALWAYS ? 5 : level <= SS_LOG_ERROR ? 3 : level == SS_LOG_INFO ? 6 : 7);
 		if (log->worker > 0)
 			putf(l, "sockserve[%d]: ", log->worker);
 		else

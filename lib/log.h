@@ -32,6 +32,8 @@ struct logger {
 	int fd;                     /* where lines go */
 	bool own_fd;                /* fd is a non-blocking reopening of stderr */
 	bool socket;                /* stderr is a socket: send(MSG_DONTWAIT) */
+	bool journal;               /* stderr is the journal (JOURNAL_STREAM): text lines
+	                               carry sd-daemon(3)'s <N> priority prefixes */
 	atomic_ulong lost;          /* lines that could not be written */
 	int worker;                 /* --workers: this process's number (1...); 0: the only one */
 	struct log_limit limits[LOG_KINDS]; /* the event loop's thread only */

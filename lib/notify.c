@@ -17,6 +17,7 @@ bool notify_open(struct notifier *n)
 	size_t len;
 
 	n->fd = -1;
+	n->watchdog_us = n->watchdog_next = 0;
 	if (path == NULL || (path[0] != '/' && path[0] != '@'))
 		return false;
 	len = strlen(path);
@@ -29,6 +30,14 @@ bool notify_open(struct notifier *n)
 		n->addr.sun_path[0] = '\0'; /* abstract: no terminating NUL counted */
 	n->len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len + (path[0] == '/'));
 	n->fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	/* WatchdogSec=: WATCHDOG_USEC, for this process when WATCHDOG_PID
+	 * says so (or does not say); pinged at half the interval */
+	const char *usec = getenv("WATCHDOG_USEC"), *pid = getenv("WATCHDOG_PID");
+	char *end;
+	long long us = usec != NULL ? strtoll(usec, &end, 10) : 0;
+	if (usec != NULL && *end == '\0' && us > 0 &&
+	    (pid == NULL || (strtoll(pid, &end, 10) == (long long)getpid() && *end == '\0')))
+		n->watchdog_us = us / 2 > 0 ? us / 2 : 1;
 	return n->fd >= 0;
 }
 
@@ -57,6 +66,17 @@ int64_t notify_status(struct notifier *n, const char *text, int64_t now_us)
 	snprintf(n->status, sizeof(n->status), "%s", text);
 	n->status_us = now_us;
 	return INT64_MAX;
+}
+
+int64_t notify_watchdog(struct notifier *n, int64_t now_us)
+{
+	if (n->fd < 0 || n->watchdog_us == 0)
+		return INT64_MAX;
+	if (now_us >= n->watchdog_next) {
+		notify_send(n, "WATCHDOG=1");
+		n->watchdog_next = now_us + n->watchdog_us;
+	}
+	return n->watchdog_next;
 }
 
 void notify_close(struct notifier *n)

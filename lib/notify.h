@@ -21,6 +21,8 @@ struct notifier {
 	socklen_t len;
 	char status[NOTIFY_STATUS_MAX];        /* the STATUS= last sent, and when */
 	int64_t status_us;
+	int64_t watchdog_us;     /* WATCHDOG=1 every this long (half WATCHDOG_USEC); 0: none */
+	int64_t watchdog_next;
 };
 
 /* Read NOTIFY_SOCKET; false (and fd -1) when it is unset or unusable. */
@@ -30,6 +32,9 @@ void notify_send(const struct notifier *n, const char *fmt, ...) __attribute__((
 /* STATUS=text, unless it is what was sent last; at most once a second:
  * returns when to try again (INT64_MAX: nothing is due). */
 int64_t notify_status(struct notifier *n, const char *text, int64_t now_us);
+/* WATCHDOG=1 when it is due (from the event loop, so that a loop that is
+ * wedged is noticed): when it is due next (INT64_MAX: never). */
+int64_t notify_watchdog(struct notifier *n, int64_t now_us);
 void notify_close(struct notifier *n);
 
 #endif

@@ -454,7 +454,7 @@ static int64_t server_deadlines(struct ss_server *srv, int64_t now)
 {
 	int64_t next = requests_deadlines(&srv->view, now), log_next = log_flush(&srv->log, now);
 	int64_t retry = requests_retry(&srv->view, now), status = send_status(srv, now);
-	int64_t opening = openings_deadlines(&srv->view, now);
+	int64_t opening = openings_deadlines(&srv->view, now), watchdog = notify_watchdog(&srv->notify, now);
 
 	if (log_next < next)
 		next = log_next;
@@ -464,6 +464,8 @@ static int64_t server_deadlines(struct ss_server *srv, int64_t now)
 		next = status;
 	if (opening < next)
 		next = opening;
+	if (watchdog < next)
+		next = watchdog;
 	/* Counted when a request is taken: on the accept path, or when a
 	 * connection has opened. */
 	if (!srv->view.draining && requests_max_reached(&srv->view)) {

@@ -109,6 +109,10 @@ struct ss_config {
 	enum ss_stderr stderr_to;
 	bool no_env;
 	bool nodelay;
+	const char *refuse_message; /* sent to a refused client (NULL: none), */
+	size_t refuse_message_len;  /* its bytes (escapes undone: it may hold a NUL) */
+	bool keepalive;        /* TCP keep-alive on accepted connections, with: */
+	int64_t keepalive_idle, keepalive_interval, keepalive_count; /* seconds, seconds, probes */
 	bool reuse_addr;
 	bool reuse_port;
 	bool v6only;

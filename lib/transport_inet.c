@@ -101,8 +101,18 @@ static void inet_bound(struct view *v)
 
 static void inet_accepted(struct view *v, struct request *req)
 {
-	if (v->cfg->nodelay)
+	const struct ss_config *cfg = v->cfg;
+
+	if (cfg->nodelay)
 		set_flag(req->fd, IPPROTO_TCP, TCP_NODELAY, 1);
+	/* a client gone without a word (a cable, a crash, a NAT that forgot
+	 * it) is found out: its reads then fail, and a relay ends */
+	if (cfg->keepalive) {
+		set_flag(req->fd, SOL_SOCKET, SO_KEEPALIVE, 1);
+		set_flag(req->fd, IPPROTO_TCP, TCP_KEEPIDLE, (int)cfg->keepalive_idle);
+		set_flag(req->fd, IPPROTO_TCP, TCP_KEEPINTVL, (int)cfg->keepalive_interval);
+		set_flag(req->fd, IPPROTO_TCP, TCP_KEEPCNT, (int)cfg->keepalive_count);
+	}
 }
 
 static void inet_describe(struct view *v, struct request *req)

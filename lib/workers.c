@@ -343,6 +343,10 @@ int workers_run(struct ss_server *srv, struct ss_error *err)
 			return become_worker(&s, k);
 	while (!(s.stopping && s.live == 0 && s.orphan_count == 0)) {
 		int64_t now = now_us(), sweep = sweep_orphans(&s, now), next = next_restart(&s);
+		/* systemd's watchdog is the supervisor's (the main pid) to feed */
+		int64_t watchdog = notify_watchdog(&srv->notify, now);
+		if (watchdog < next)
+			next = watchdog;
 		if (s.stopping && now >= s.kill_at) {
 			kill_workers(&s);
 			s.kill_at = INT64_MAX;

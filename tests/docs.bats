@@ -59,6 +59,8 @@ sockserve -t dgram --drop=20 --duplicate=5 --seed=1 127.0.0.1:5353 -- ./dns|dgra
 sockserve --ws 127.0.0.1:8080 -- ./chat.sh|not runnable|needs a WebSocket client: ws.bats drives python3-websockets, node's ws and headless Chromium against --ws
 sockserve --ws --tls --ws-origin https://app.example 8443 -- ./feed|not runnable|needs a wss:// client with that origin: ws.bats tests --tls and --ws-origin with python3-websockets
 sockserve --ws --ws-binary ./ws.sock -- ./decoder|not runnable|needs a WebSocket client on a unix socket: ws.bats runs --ws on one
+sockserve --max-per-ip 2 --refuse-message='busy, try later\r\n' 127.0.0.1:2323 -- ./handler|stream|^handler ok$
+sockserve --keepalive=30,5,3 --ws 127.0.0.1:8080 -- ./feed|not runnable|needs a WebSocket client: operations.bats tests --keepalive, ws.bats --ws
 EOF_TABLE
 }
 

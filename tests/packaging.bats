@@ -21,7 +21,7 @@ setup() {
 	assert_output "sockserve $version"
 	# (debian/changelog must repeat it for Debian's tools: the package test
 	# checks that the two agree)
-	run git -C "$TOP" grep -lF "$version" -- ':!VERSION' ':!docs' ':!README.md' ':!debian/changelog'
+	run git -C "$TOP" grep -lF "$version" -- ':!VERSION' ':!docs' ':!README.md' ':!debian/changelog' ':!CHANGELOG.md'
 	assert_output ""
 	make -s -C "$TOP" install DESTDIR="$PWD/root" PREFIX=/usr >/dev/null
 	run grep '^\.TH' root/usr/share/man/man1/sockserve.1
@@ -38,7 +38,8 @@ setup() {
 	[ -x root/usr/bin/sockserve ]
 	[ -f root/usr/share/man/man1/sockserve.1 ]
 	[ -f root/usr/share/bash-completion/completions/sockserve ]
-	[ -f root/usr/share/zsh/vendor-completions/_sockserve ]
+	# on zsh's own fpath for its prefix (/usr/local/share/zsh/site-functions)
+	[ -f root/usr/share/zsh/site-functions/_sockserve ]
 	[ -f root/usr/share/fish/vendor_completions.d/sockserve.fish ]
 }
 
@@ -94,10 +95,37 @@ setup() {
 	assert_line --regexp ' \./usr/share/bash-completion/completions/sockserve$'
 	assert_line --regexp ' \./usr/share/zsh/vendor-completions/_sockserve$'
 	assert_line --regexp ' \./usr/share/fish/vendor_completions\.d/sockserve\.fish$'
+	# the example units, as the man page says
+	assert_line --regexp ' \./usr/share/doc/sockserve/examples/sockserve-echo\.socket$'
+	assert_line --regexp ' \./usr/share/doc/sockserve/examples/sockserve-echo\.service$'
 	run lintian --no-tag-display-limit "$deb"
 	refute_line --regexp '^E: '
 	# and what it installs runs
 	dpkg -x "$deb" root
 	run root/usr/bin/sockserve --version
 	assert_output "sockserve $version"
+}
+
+@test "CHANGELOG.md has an entry for VERSION, newest first, back to 0.1.0" {
+	local version
+	version=$(cat "$TOP/VERSION")
+	run grep -m1 -E '^## [0-9]' "$TOP/CHANGELOG.md"
+	assert_output --regexp "^## $version - [0-9]{4}-[0-9]{2}-[0-9]{2}\$"
+	grep -qE '^## 0\.1\.0 - ' "$TOP/CHANGELOG.md"
+}
+
+@test "make run serves the demo, and its hint's client (bash's /dev/tcp, no netcat) gets the answer" {
+	local port
+	port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	make -s -C "$TOP" run DEMO_PORT="$port" >run.out 2>run.err &
+	local maker=$!
+	STARTED_PIDS+=("$maker")
+	wait_until 60 grep -q "listening on 127.0.0.1:$port" run.err
+	local hint
+	hint=$(grep -o "bash -c '.*'" run.out)
+	[ -n "$hint" ]
+	run timeout 10 sh -c "$hint"
+	assert_output "HELLO"
+	pkill -TERM -f "sockserve -v 127.0.0.1:$port" || true
+	wait_gone "$maker" 20
 }

@@ -83,8 +83,15 @@ PY
 	run wsc listen "ws://$ADDR/"
 	assert_output "close 1011 timed out"
 	start_server -m "$MODE" -v --ws 127.0.0.1:0 -- sh -c 'cat >got; echo "input ended" >>got'
-	run wsc roundtrip "ws://$ADDR/" --timeout 2
+	"$PY" - "$ADDR" <<'PY'
+import asyncio, sys, websockets
+async def main():
+    async with websockets.connect("ws://%s/" % sys.argv[1]) as ws:
+        await ws.send("last words")
+asyncio.run(main())
+PY
 	wait_until 10 grep -q "input ended" got
+	assert_equal "$(cat got)" $'last words\ninput ended'
 }
 
 @test "--ws-origin: another origin gets 403; --ws-protocol: the client's first listed one is agreed" {

@@ -88,6 +88,11 @@ SET(ws_max_zero, cfg->ws = true; cfg->ws_max_message = 0)
 SET(ws_openings, cfg->ws = true; cfg->max_openings = 10; cfg->opening_timeout_ms = 1000)
 SET(ws_all, cfg->ws = true; cfg->ws_binary = true; cfg->ws_origin = "http://a"; cfg->ws_protocol = "chat";
     cfg->ws_max_message = 1; cfg->tls = true; cfg->proxy_protocol = true; cfg->trace = "")
+SET(keepalive_udp, cfg->socktype = SOCK_DGRAM; cfg->keepalive = true)
+SET(keepalive_zero, cfg->keepalive = true; cfg->keepalive_idle = 0)
+SET(keepalive_count_big, cfg->keepalive = true; cfg->keepalive_count = 128)
+SET(refuse_wait, cfg->wait = true; cfg->refuse_message = "no"; cfg->refuse_message_len = 2)
+SET(refuse_empty, cfg->refuse_message = ""; cfg->refuse_message_len = 0)
 SET(dgram_faults, cfg->socktype = SOCK_DGRAM; cfg->drop = 0; cfg->duplicate = 100; cfg->seed = 0;
     cfg->delay_ms = 3600000)
 
@@ -146,6 +151,11 @@ static const struct rule rules[] = {
 	{ "--record ''", record_empty, SS_ERR_USAGE, "--record needs a directory" },
 	{ "every stream fault at its edge, with TLS", faults_all, SS_ERR_NONE, NULL },
 	{ "every datagram fault at its edge", dgram_faults, SS_ERR_NONE, NULL },
+	{ "--keepalive on datagrams", keepalive_udp, SS_ERR_USAGE, "--keepalive applies to TCP sockets" },
+	{ "--keepalive=0", keepalive_zero, SS_ERR_USAGE, "--keepalive IDLE: 0 is too small (1 to 32767)" },
+	{ "--keepalive=1,1,128", keepalive_count_big, SS_ERR_USAGE, "--keepalive COUNT: 128 is too large (1 to 127)" },
+	{ "--refuse-message with --wait", refuse_wait, SS_ERR_USAGE, "--refuse-message cannot apply" },
+	{ "--refuse-message ''", refuse_empty, SS_ERR_USAGE, "--refuse-message needs some text" },
 	{ "--ws-binary without --ws", ws_binary_alone, SS_ERR_USAGE, "--ws-binary needs --ws" },
 	{ "--ws-origin without --ws", ws_origin_alone, SS_ERR_USAGE, "--ws-origin needs --ws" },
 	{ "--ws on datagrams", ws_dgram, SS_ERR_USAGE, "--ws applies to stream sockets" },
