@@ -31,7 +31,7 @@ static struct {
 	char *family, *type, *mode, *max_children, *max_per_ip, *rate, *backlog, *grace, *stderr_to, *log_format, *max_packet,
 	     *timeout, *idle_timeout, *max_requests, *max_openings, *opening_timeout, *spawn_threads, *user, *group, *socket_mode, *pidfile, *workers, *tls_cert, *tls_key, *tls_client_ca, *tls_alpn,
 	     *trace, *record, *delay, *throttle, *slice, *cut_after, *stall_after, *drop, *duplicate, *seed,
-	     *ws_origin, *ws_protocol, *ws_max_message, *keepalive, *refuse_message;
+	     *ws_origin, *ws_protocol, *ws_max_message, *keepalive, *refuse_message, *rules;
 	char **allow, **deny, **proxy_from; /* repeatable: popt collects them */
 	int shell, no_env, nodelay, no_reuse_addr, reuse_port, v6only, print_address, empty_reply, once, wait,
 	    proxy_protocol, tls, tls_relay, tls_hand_over, trace_given, ws, ws_binary, keepalive_given;
@@ -188,6 +188,9 @@ static struct poptOption access_options[] = {
 	{ "allow", 0, POPT_ARG_ARGV, &o.allow, 0,
 	  "serve only clients in CIDR (repeatable; 10.0.0.0/8, ::1, ...)", "CIDR" },
 	{ "deny", 0, POPT_ARG_ARGV, &o.deny, 0, "refuse clients in CIDR (repeatable; wins over --allow)", "CIDR" },
+	{ "rules", 0, POPT_ARG_STRING, &o.rules, OPT_STRING,
+	  "access rules in FILE, one a line: 'allow CIDR [NAME=VALUE...]' or 'deny CIDR'; the first that "
+	  "matches decides (no match: --allow/--deny); re-read when the file changes", "FILE" },
 	{ "refuse-message", 0, POPT_ARG_STRING, &o.refuse_message, OPT_STRING,
 	  "send TEXT to a refused client before closing (a datagram: as the reply); C escapes such as "
 	  "\\r\\n and \\x07 are understood", "TEXT" },
@@ -481,7 +484,7 @@ static char **const strings[] = {
 	&o.opening_timeout, &o.user, &o.group, &o.workers,
 	&o.socket_mode, &o.pidfile, &o.tls_cert, &o.tls_key, &o.tls_client_ca, &o.tls_alpn,
 	&o.trace, &o.record, &o.delay, &o.throttle, &o.slice, &o.cut_after, &o.stall_after, &o.drop, &o.duplicate, &o.seed,
-	&o.ws_origin, &o.ws_protocol, &o.ws_max_message, &o.keepalive, &o.refuse_message,
+	&o.ws_origin, &o.ws_protocol, &o.ws_max_message, &o.keepalive, &o.refuse_message, &o.rules,
 };
 static char *held[sizeof(strings) / sizeof(strings[0])];
 
@@ -617,6 +620,7 @@ static int convert(struct ss_config *cfg)
 	if (o.refuse_message != NULL && unescape("--refuse-message", o.refuse_message, cfg) < 0)
 		return -1;
 	cfg->record = o.record;
+	cfg->rules = o.rules;
 	if (o.max_requests != NULL && o.once) {
 		usage_error("--once and --max-requests contradict each other");
 		return -1;

@@ -16,13 +16,13 @@ _sockserve() {
 	--trace) if $split; then _filedir; return; fi ;;
 	-u | --user) COMPREPLY=($(compgen -u -- "$cur")); return ;;
 	-g | --group) COMPREPLY=($(compgen -g -- "$cur")); return ;;
-	--pidfile | --tls-cert | --tls-key | --tls-client-ca) _filedir; return ;;
+	--rules | --pidfile | --tls-cert | --tls-key | --tls-client-ca) _filedir; return ;;
 	-b | --backlog | --max-packet | -c | --max-children | --workers | --spawn-threads | --max-per-ip | --max-openings | --opening-timeout | -T | --timeout | --idle-timeout | -n | --max-requests | --grace | --allow | --deny | --refuse-message | --rate | --proxy-from | --tls-alpn | --ws-origin | --ws-protocol | --ws-max-message | --record | --delay | --throttle | --slice | --cut-after | --stall-after | --drop | --duplicate | --seed) return ;;
 	esac
 	$split && return
 
 	# Options end at ADDRESS; after it comes COMMAND and its arguments.
-	local i arg_count=0 takes_value='@(-f|--family|-t|--type|-b|--backlog|--max-packet|-m|--mode|-c|--max-children|--workers|--spawn-threads|--max-per-ip|--max-openings|--opening-timeout|-T|--timeout|--idle-timeout|-n|--max-requests|--grace|--stderr|--allow|--deny|--refuse-message|--rate|--proxy-from|-u|--user|-g|--group|--socket-mode|--pidfile|--tls-cert|--tls-key|--tls-client-ca|--tls-alpn|--ws-origin|--ws-protocol|--ws-max-message|--record|--delay|--throttle|--slice|--cut-after|--stall-after|--drop|--duplicate|--seed|--log-format)'
+	local i arg_count=0 takes_value='@(-f|--family|-t|--type|-b|--backlog|--max-packet|-m|--mode|-c|--max-children|--workers|--spawn-threads|--max-per-ip|--max-openings|--opening-timeout|-T|--timeout|--idle-timeout|-n|--max-requests|--grace|--stderr|--allow|--deny|--rules|--refuse-message|--rate|--proxy-from|-u|--user|-g|--group|--socket-mode|--pidfile|--tls-cert|--tls-key|--tls-client-ca|--tls-alpn|--ws-origin|--ws-protocol|--ws-max-message|--record|--delay|--throttle|--slice|--cut-after|--stall-after|--drop|--duplicate|--seed|--log-format)'
 	for ((i = 1; i < cword; i++)); do
 		if [[ ${words[i]} == $takes_value ]]; then
 			((i++))
@@ -40,7 +40,7 @@ _sockserve() {
 	done
 
 	if [[ $cur == -* ]]; then
-		COMPREPLY=($(compgen -W '-f --family -4 -6 -U -t --type -b --backlog --no-reuse-addr --reuse-port --v6only --nodelay --keepalive --print-address --max-packet --empty-reply -m --mode -c --max-children --workers --spawn-threads --max-per-ip --max-openings --opening-timeout -T --timeout --idle-timeout -n --max-requests --once --wait --grace -s --shell --stderr --no-env --allow --deny --refuse-message --rate --proxy-protocol --proxy-from -u --user -g --group --socket-mode --pidfile --tls --tls-cert --tls-key --tls-client-ca --tls-alpn --tls-hand-over --tls-relay --ws --ws-binary --ws-origin --ws-protocol --ws-max-message --trace --record --delay --throttle --slice --cut-after --stall-after --drop --duplicate --seed -v --verbose -q --quiet --log-format -V --version -h --help --usage' -- "$cur"))
+		COMPREPLY=($(compgen -W '-f --family -4 -6 -U -t --type -b --backlog --no-reuse-addr --reuse-port --v6only --nodelay --keepalive --print-address --max-packet --empty-reply -m --mode -c --max-children --workers --spawn-threads --max-per-ip --max-openings --opening-timeout -T --timeout --idle-timeout -n --max-requests --once --wait --grace -s --shell --stderr --no-env --allow --deny --rules --refuse-message --rate --proxy-protocol --proxy-from -u --user -g --group --socket-mode --pidfile --tls --tls-cert --tls-key --tls-client-ca --tls-alpn --tls-hand-over --tls-relay --ws --ws-binary --ws-origin --ws-protocol --ws-max-message --trace --record --delay --throttle --slice --cut-after --stall-after --drop --duplicate --seed -v --verbose -q --quiet --log-format -V --version -h --help --usage' -- "$cur"))
 		[[ ${COMPREPLY-} == *= ]] && compopt -o nospace
 		return
 	fi

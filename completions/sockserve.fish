@@ -51,6 +51,7 @@ complete -c sockserve -n __sockserve_before_address -l stderr -x -a 'inherit soc
 complete -c sockserve -n __sockserve_before_address -l no-env -d 'do not set PROTO, TCPREMOTEIP and the'  # --no-env
 complete -c sockserve -n __sockserve_before_address -l allow -x -d 'serve only clients in CIDR'  # --allow
 complete -c sockserve -n __sockserve_before_address -l deny -x -d 'refuse clients in CIDR'  # --deny
+complete -c sockserve -n __sockserve_before_address -l rules -r -F -d 'access rules in FILE, one a line: allow'  # --rules
 complete -c sockserve -n __sockserve_before_address -l refuse-message -x -d 'send TEXT to a refused client before'  # --refuse-message
 complete -c sockserve -n __sockserve_before_address -l rate -x -d 'at most N new requests per SECONDS from'  # --rate
 complete -c sockserve -n __sockserve_before_address -l proxy-protocol -d 'connections start with a PROXY protocol'  # --proxy-protocol

@@ -10,7 +10,7 @@
 #include "request.h"
 #include "view.h"
 
-enum refusal { REFUSED_DENY, REFUSED_NOT_ALLOWED, REFUSED_RATE, REFUSED_MAX_PER_IP, REFUSED_PROXY_UNTRUSTED };
+enum refusal { REFUSED_DENY, REFUSED_NOT_ALLOWED, REFUSED_RATE, REFUSED_MAX_PER_IP, REFUSED_PROXY_UNTRUSTED, REFUSED_RULE };
 
 /* A refusal: counted, and logged at -v (rate-limited like every refusal);
  * a PROXY header from a peer not trusted to send one at the default level.
@@ -43,6 +43,11 @@ static void log_rejected(struct view *v, struct request *req, enum refusal why, 
 		return;
 	addr_format((struct sockaddr *)&req->peer, req->peer_len, from, sizeof(from));
 	switch (why) {
+	case REFUSED_RULE:
+		log_event(v->log, SS_LOG_INFO, "rejected",
+		          LOG_FIELDS(FSTR("remote", from), FSTR("reason", "rules"), FINT("line", in_progress)),
+		          "%s: rejected: matches line %u of --rules %s", from, in_progress, v->cfg->rules);
+		break;
 	case REFUSED_DENY:
 		log_event(v->log, SS_LOG_INFO, "rejected",
 		          LOG_FIELDS(FSTR("remote", from), FSTR("reason", "deny"), FSTR("rule", rule->text)),
@@ -80,10 +85,21 @@ bool admission_check(struct view *v, struct request *req)
 	unsigned n;
 	bool per_ip = v->cfg->max_per_ip != SS_UNSET, rate = v->cfg->rate_count != SS_UNSET;
 
-	if ((!acl_active(&v->admission->acl) && !per_ip && !rate) || !ip_key_of(&req->peer, &req->ip))
+	bool rules = v->admission->rules.in_force != NULL;
+
+	if ((!acl_active(&v->admission->acl) && !per_ip && !rate && !rules) || !ip_key_of(&req->peer, &req->ip))
 		return true;
-	if (acl_active(&v->admission->acl))
+	/* the first rule of --rules that matches decides; else --allow/--deny */
+	rules_release(&req->rule);
+	if (rules && rules_match(&v->admission->rules, &req->ip, &req->rule)) {
+		if (!req->rule.allow) {
+			log_rejected(v, req, REFUSED_RULE, NULL, req->rule.line);
+			rules_release(&req->rule);
+			return false;
+		}
+	} else if (acl_active(&v->admission->acl)) {
 		rule = acl_refuse(&v->admission->acl, &req->ip, &denied);
+	}
 	if (rule != NULL) {
 		log_rejected(v, req, denied ? REFUSED_DENY : REFUSED_NOT_ALLOWED, rule, 0);
 		return false;
@@ -112,6 +128,13 @@ bool admission_proxy_trusted(struct view *v, struct request *req)
 	return false;
 }
 
+/* The variables of the --rules line that admitted it. */
+static void admission_describe(struct view *v, struct request *req)
+{
+	(void)v;
+	rules_describe(&req->rule, &req->env);
+}
+
 static bool admission_wanted(const struct view *v)
 {
 	(void)v;
@@ -136,4 +159,5 @@ const struct opening_stage stage_admission = {
 	.kind = LOG_REJECTED,
 	.wanted = admission_wanted,
 	.step = admission_step,
+	.describe = admission_describe,
 };

@@ -9,6 +9,7 @@
 #define SS_ADMISSION_H
 
 #include "acl.h"
+#include "rules.h"
 
 #include <stdbool.h>
 
@@ -21,6 +22,7 @@ struct admission {
 	struct acl acl;           /* --allow, --deny */
 	struct rate_table rate;   /* --rate */
 	struct ip_counts per_ip;  /* --max-per-ip */
+	struct rules rules;       /* --rules */
 };
 
 /* Whether the request may run: --deny, --allow, --rate, then --max-per-ip

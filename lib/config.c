@@ -199,6 +199,8 @@ int config_check(const struct ss_config *cfg, struct ss_config *resolved, struct
 	if (cfg->wait && cfg->mode != SS_MODE_DEFAULT && cfg->mode != SS_MODE_SYNC)
 		return usage(err, "--wait runs one COMMAND at a time, with the socket: it cannot go with --mode=%s",
 		             mode_for(cfg->mode)->name);
+	if (cfg->wait && cfg->rules != NULL)
+		return usage(err, "--wait hands the socket itself to COMMAND: --rules cannot apply to its clients");
 	if (cfg->wait && (cfg->allow != NULL || cfg->deny != NULL || cfg->max_per_ip != SS_UNSET ||
 	                  cfg->rate_count != SS_UNSET))
 		return usage(err, "--wait hands the socket itself to COMMAND: %s cannot apply to its clients",
@@ -295,6 +297,8 @@ int config_check(const struct ss_config *cfg, struct ss_config *resolved, struct
 		return usage(err, "--allow needs an inet or inet6 address, not %s", address);
 	if (cfg->deny != NULL && !transport->client_ips)
 		return usage(err, "--deny needs an inet or inet6 address, not %s", address);
+	if (cfg->rules != NULL && !transport->client_ips)
+		return usage(err, "--rules needs an inet or inet6 address, not %s", address);
 	if (cfg->socket_mode != SS_UNSET && form != ADDR_UNIX_PATH)
 		return usage(err, "--socket-mode needs a unix socket path, not %s", address);
 	/* Options that do not apply to the socket's family or type, one rule:

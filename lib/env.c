@@ -68,6 +68,14 @@ int env_template_init(struct env_template *t, bool no_env, size_t extra, struct 
 	return 0;
 }
 
+bool env_name_reserved(const char *name)
+{
+	char entry[256];
+
+	snprintf(entry, sizeof(entry), "%s=", name);
+	return is_connection_variable(entry, true);
+}
+
 void env_template_free(struct env_template *t)
 {
 	free(t->vars);

@@ -49,5 +49,8 @@ void env_add_entry(struct env_block *b, const char *entry);
  * digits and hyphens, 1 to 63 bytes each, no hyphen first or last, 253 bytes
  * at most, no trailing dot. */
 bool host_name_valid(const char *name);
+/* A name sockserve sets itself (PROTO, TCPREMOTEIP, SSL_*, --ws's CGI
+ * names, HTTP_*...): no one else may set it for a handler. */
+bool env_name_reserved(const char *name);
 
 #endif

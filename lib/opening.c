@@ -98,6 +98,7 @@ void opening_release(struct view *v, struct request *op)
 	op->tls = NULL;
 	free(op->ws);
 	op->ws = NULL;
+	rules_release(&op->rule);
 	if (op->ip_counted)
 		ip_counts_remove(&v->admission->per_ip, &op->ip);
 	op->ip_counted = false;
@@ -290,6 +291,9 @@ void opening_hand_over(struct view *v, struct request *op, struct request *req)
 	req->ip_counted = op->ip_counted;
 	req->tls = op->tls;
 	req->ws = op->ws;
+	rules_release(&req->rule);
+	req->rule = op->rule;
+	op->rule.set = NULL;
 	op->fd = -1;
 	op->tls = NULL;
 	op->ws = NULL;

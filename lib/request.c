@@ -140,6 +140,7 @@ void request_release(struct view *v, struct request *req)
 	if (req->ip_counted)
 		ip_counts_remove(&v->admission->per_ip, &req->ip);
 	req->ip_counted = false;
+	rules_release(&req->rule);
 	req->has_local = false;
 	req->next = v->requests->free_list;
 	req->prev = NULL;

@@ -9,6 +9,7 @@
 #define SS_REQUEST_H
 
 #include "acl.h"
+#include "rules.h"
 #include "addr.h"
 #include "env.h"
 #include "loop.h"
@@ -34,6 +35,7 @@ struct request {
 	long peer_pid, peer_uid;    /* a unix peer's credentials; peer_pid 0: none */
 	int64_t spawn_us;           /* how long starting the handler took */
 	struct ip_key ip;           /* the client's IP, when counted for --max-per-ip */
+	struct rule_match rule;     /* the --rules line that admitted it (its variables) */
 	bool ip_counted;
 	struct sockaddr_storage local; /* the address the client reached, when known */
 	bool has_local;

@@ -100,9 +100,10 @@ struct ss_server *ss_server_new(const struct ss_config *cfg, struct ss_error *er
 		goto fail;
 	}
 	if (acl_init(&srv->admission.acl, cfg->allow, cfg->deny, cfg->proxy_from, err) < 0 ||
+	    rules_init(&srv->admission.rules, cfg->rules, &srv->log, err) < 0 ||
 	    identity_resolve(cfg->user, cfg->group, &srv->identity, err) < 0 ||
 	    spawn_plan_init(&srv->plan, cfg, err) < 0 || requests_init(&srv->view, err) < 0 ||
-	    env_template_init(&srv->env, cfg->no_env, cfg->ws ? WS_ENV_VARS : 0, err) < 0)
+	    env_template_init(&srv->env, cfg->no_env, (cfg->ws ? WS_ENV_VARS : 0) + (cfg->rules ? RULE_VARS_MAX : 0), err) < 0)
 		goto fail;
 	/* Before privileges are dropped: a TLS key may be root's alone. */
 	if (srv->view.handler->open != NULL && srv->view.handler->open(&srv->view, err) < 0)
@@ -158,7 +159,8 @@ static int open_loop(struct ss_server *srv, struct ss_error *err)
 		ss_error_set(err, SS_ERR_START, "cannot set up the event loop: %s", strerror(errno));
 		return -1;
 	}
-	return 0;
+	/* the rules file is watched from each loop (each worker's) */
+	return rules_watch(&srv->admission.rules, &srv->loop, err);
 }
 
 /* bind(2); with --socket-mode the umask makes the unix socket's permissions
@@ -559,6 +561,7 @@ void ss_server_free(struct ss_server *srv)
 	ip_counts_free(&srv->admission.per_ip);
 	rate_free(&srv->admission.rate);
 	acl_free(&srv->admission.acl);
+	rules_free(&srv->admission.rules);
 	identity_free(&srv->identity);
 	if (srv->view.handler != NULL && srv->view.handler->close != NULL && srv->view.handler_ctx != NULL)
 		srv->view.handler->close(&srv->view);

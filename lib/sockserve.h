@@ -63,6 +63,7 @@ struct ss_config {
 	int64_t rate_ms;       /* and SECONDS, in milliseconds */
 	const char *const *allow; /* --allow CIDRs, NULL-terminated (or NULL) */
 	const char *const *deny;  /* --deny CIDRs */
+	const char *rules;     /* --rules: a file of allow/deny lines, watched (NULL: none) */
 	const char *const *proxy_from; /* --proxy-from: CIDR lists (comma-separated) of the
 	                                  peers that may send PROXY headers (NULL: any) */
 	const char *user;      /* drop to this user once bound (name or number) */

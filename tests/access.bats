@@ -299,3 +299,66 @@ served_again() {
 	run "$SOCKSERVE" --rate 2/60 --wait 127.0.0.1:0 cat
 	assert_failure 64
 }
+
+# rules_reloaded N: the server has logged N rule loads ("--rules: K rules from").
+rules_loads() {
+	log_count '^sockserve: --rules: [0-9]+ rules from '
+}
+
+@test "--rules: deny, then allow with a variable after a rename-over and a write in place; a bad or deleted file keeps the rules" {
+	printf '# first\ndeny 127.0.0.1\n' >rules
+	start_server -v -m "$MODE" --rules rules --refuse-message 'no\n' 127.0.0.1:0 -- sh -c 'echo "tier=${TIER-none}"'
+	run client "$ADDR" </dev/null
+	assert_output "no"
+	log_has 'rejected: matches line 2 of --rules rules'
+	# an editor's way: a new file renamed over the old one
+	printf 'allow 127.0.0.0/8 TIER=gold # a comment\ndeny 0.0.0.0/0\n' >rules.new
+	mv rules.new rules
+	wait_until 10 holds -ge 1 rules_loads
+	run client "$ADDR" </dev/null
+	assert_output "tier=gold"
+	# written in place
+	printf 'allow ::1\nallow 127.0.0.1 TIER=silver\n' >rules
+	wait_until 10 holds -ge 2 rules_loads
+	run client "$ADDR" </dev/null
+	assert_output "tier=silver"
+	# a file that does not parse: the line and why, and the rules stay
+	printf 'allow 127.0.0.1\nallow 127.0.0.999\n' >rules
+	wait_until 10 log_has "^sockserve: --rules: rules, line 2: '127.0.0.999' is not a CIDR: the 2 rules in force stay$"
+	run client "$ADDR" </dev/null
+	assert_output "tier=silver"
+	printf 'allow 127.0.0.1 PROTO=x\n' >rules
+	wait_until 10 log_has "line 1: PROTO is sockserve's to set"
+	rm rules
+	wait_until 10 log_has '^sockserve: --rules: rules is gone: the 2 rules in force stay$'
+	run client "$ADDR" </dev/null
+	assert_output "tier=silver"
+	# no rule matches: --allow and --deny decide
+	printf 'allow 10.0.0.0/8\n' >rules
+	wait_until 10 holds -ge 3 rules_loads
+	run client "$ADDR" </dev/null
+	assert_output "tier=none"
+}
+
+@test "--rules: 100,000 rules load; the client the last one matches is admitted with its variable" {
+	python3 -c '
+for i in range(100000):
+    print("deny 10.%d.%d.%d/32" % (i >> 16, (i >> 8) & 255, i & 255))
+print("allow 127.0.0.1/32 TIER=last")' >rules
+	start_server -m "$MODE" --rules rules 127.0.0.1:0 -- sh -c 'echo "tier=$TIER"'
+	run client "$ADDR" </dev/null
+	assert_output "tier=last"
+}
+
+@test "--rules: a file that does not parse is a start-up error naming the line" {
+	printf 'allow 127.0.0.1\nmaybe 10.0.0.0/8\n' >rules
+	run "$SOCKSERVE" --rules rules 127.0.0.1:0 -- cat
+	assert_failure 1
+	assert_output "sockserve: --rules: rules, line 2: 'maybe' is neither allow nor deny"
+	run "$SOCKSERVE" --rules missing 127.0.0.1:0 -- cat
+	assert_failure 1
+	assert_output "sockserve: --rules: cannot read missing: No such file or directory"
+	run "$SOCKSERVE" --rules rules ./s.sock -- cat
+	assert_failure 64
+	assert_output --partial "--rules needs an inet or inet6 address"
+}

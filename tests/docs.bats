@@ -61,6 +61,7 @@ sockserve --ws --tls --ws-origin https://app.example 8443 -- ./feed|not runnable
 sockserve --ws --ws-binary ./ws.sock -- ./decoder|not runnable|needs a WebSocket client on a unix socket: ws.bats runs --ws on one
 sockserve --max-per-ip 2 --refuse-message='busy, try later\r\n' 127.0.0.1:2323 -- ./handler|stream|^handler ok$
 sockserve --keepalive=30,5,3 --ws 127.0.0.1:8080 -- ./feed|not runnable|needs a WebSocket client: operations.bats tests --keepalive, ws.bats --ws
+sockserve --rules=/etc/sockserve/rules 127.0.0.1:2324 -- ./handler|not runnable|needs a rules file in /etc: access.bats runs --rules with files of its own, rewritten while it serves
 EOF_TABLE
 }
 

@@ -93,6 +93,8 @@ SET(keepalive_zero, cfg->keepalive = true; cfg->keepalive_idle = 0)
 SET(keepalive_count_big, cfg->keepalive = true; cfg->keepalive_count = 128)
 SET(refuse_wait, cfg->wait = true; cfg->refuse_message = "no"; cfg->refuse_message_len = 2)
 SET(refuse_empty, cfg->refuse_message = ""; cfg->refuse_message_len = 0)
+SET(rules_unix, cfg->address = "/tmp/x.sock"; cfg->rules = "r")
+SET(rules_wait, cfg->wait = true; cfg->rules = "r")
 SET(dgram_faults, cfg->socktype = SOCK_DGRAM; cfg->drop = 0; cfg->duplicate = 100; cfg->seed = 0;
     cfg->delay_ms = 3600000)
 
@@ -156,6 +158,8 @@ static const struct rule rules[] = {
 	{ "--keepalive=1,1,128", keepalive_count_big, SS_ERR_USAGE, "--keepalive COUNT: 128 is too large (1 to 127)" },
 	{ "--refuse-message with --wait", refuse_wait, SS_ERR_USAGE, "--refuse-message cannot apply" },
 	{ "--refuse-message ''", refuse_empty, SS_ERR_USAGE, "--refuse-message needs some text" },
+	{ "--rules on a unix socket", rules_unix, SS_ERR_USAGE, "--rules needs an inet or inet6 address" },
+	{ "--rules with --wait", rules_wait, SS_ERR_USAGE, "--rules cannot apply to its clients" },
 	{ "--ws-binary without --ws", ws_binary_alone, SS_ERR_USAGE, "--ws-binary needs --ws" },
 	{ "--ws-origin without --ws", ws_origin_alone, SS_ERR_USAGE, "--ws-origin needs --ws" },
 	{ "--ws on datagrams", ws_dgram, SS_ERR_USAGE, "--ws applies to stream sockets" },
