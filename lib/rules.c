@@ -349,6 +349,9 @@ int rules_watch(struct rules *r, struct loop *loop, struct ss_error *err)
 
 	if (r->path == NULL)
 		return 0;
+	/* a worker's loop: its own watch, not the one it inherited */
+	if (r->inotify_fd >= 0)
+		close(r->inotify_fd);
 	r->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	snprintf(copy, sizeof(copy), "%s", r->path);
 	/* the directory: an editor's rename-over, a new file, the file gone;
