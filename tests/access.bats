@@ -362,3 +362,16 @@ print("allow 127.0.0.1/32 TIER=last")' >rules
 	assert_failure 64
 	assert_output --partial "--rules needs an inet or inet6 address"
 }
+
+@test "--rules with --workers: each worker watches the file and reads it again" {
+	printf 'deny 127.0.0.1\n' >rules
+	start_server -v --workers 2 --rules rules 127.0.0.1:0 -- sh -c 'echo "tier=$TIER"'
+	printf 'allow 127.0.0.1 TIER=both\n' >rules
+	wait_until 10 log_has '^sockserve\[1\]: --rules: 1 rules from rules$'
+	wait_until 10 log_has '^sockserve\[2\]: --rules: 1 rules from rules$'
+	local i
+	for i in 1 2 3 4; do
+		run client "$ADDR" </dev/null
+		assert_output "tier=both"
+	done
+}
