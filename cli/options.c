@@ -427,17 +427,12 @@ static int parse_keepalive(const char *text, struct ss_config *cfg)
 	cfg->keepalive = true;
 	if (text == NULL)
 		return 0;
-	if (strlen(text) >= sizeof(copy)) {
-		usage_error("--keepalive: '%s' is not IDLE or IDLE,INTERVAL,COUNT (60 or 60,10,6)", text);
-		return -1;
-	}
 	strlcpy(copy, text, sizeof(copy));
-	for (char *p = copy, *tok; n < 3 && (tok = strsep(&p, ",")) != NULL;)
-		parts[n++] = tok;
-	size_t commas = 0;
-	for (const char *c = text; *c != '\0'; c++)
-		commas += *c == ',';
-	if ((n != 1 && n != 3) || (commas != 0 && commas != 2)) {
+	for (char *p = copy, *tok; (tok = strsep(&p, ",")) != NULL;)
+		if (n++ < 3)
+			parts[n - 1] = tok;
+	/* one part or three */
+	if (strlen(text) >= sizeof(copy) || (n != 1 && n != 3)) {
 		usage_error("--keepalive: '%s' is not IDLE or IDLE,INTERVAL,COUNT (60 or 60,10,6)", text);
 		return -1;
 	}

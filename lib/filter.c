@@ -213,10 +213,8 @@ struct layer *filters_stack(struct view *v, struct request *req, struct layer *b
 		errno = ENOMEM;
 		return NULL;
 	}
-	if (bottom == NULL) {
-		layer_socket(&s->bottom, req->fd);
-		bottom = &s->bottom;
-	}
+	if (bottom == NULL)
+		bottom = connection_layer(NULL, req->fd, &s->bottom);
 	start(v, req, s);
 	struct layer *top = bottom;
 	for (unsigned i = f->n; i-- > 0;) {

@@ -307,6 +307,12 @@ static struct faults_slot *slot_of(struct layer *l)
 	return ((struct filter_layer *)l->state)->slot;
 }
 
+/* The bucket holds a twentieth of a second's worth (at least a byte). */
+static int64_t burst(const struct faults_slot *s)
+{
+	return s->cfg->throttle / 20 > 0 ? s->cfg->throttle / 20 : 1;
+}
+
 static void faults_start(void *ctx, void *slot, struct view *v, struct request *req)
 {
 	struct faults_slot *s = slot;
@@ -315,16 +321,11 @@ static void faults_start(void *ctx, void *slot, struct view *v, struct request *
 
 	*s = (struct faults_slot){ .f = ctx, .cfg = v->cfg, .queue = queue };
 	if (v->cfg->throttle != SS_UNSET)
-		s->in = s->out = (struct bucket){ .tokens = v->cfg->throttle / 20 > 0 ? v->cfg->throttle / 20 : 1, .at = now };
+		s->in = s->out = (struct bucket){ .tokens = burst(s), .at = now };
 	if (v->cfg->slice != SS_UNSET && v->handler->connections && req->fd >= 0) {
 		int one = 1;
 		(void)setsockopt(req->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	}
-}
-
-static int64_t burst(const struct faults_slot *s)
-{
-	return s->cfg->throttle / 20 > 0 ? s->cfg->throttle / 20 : 1;
 }
 
 static void refill(const struct faults_slot *s, struct bucket *b, int64_t now)

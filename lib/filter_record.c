@@ -20,7 +20,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <netdb.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -115,13 +114,14 @@ static int create(struct record *r, const char *name, const char *suffix)
 /* The peer in a name: its address and port, or "unix" (with its pid). */
 static void peer_name(const struct request *req, char *buf, size_t size)
 {
-	char host[NI_MAXHOST], port[NI_MAXSERV];
+	char ip[ADDR_TEXT_MAX];
+	unsigned port;
 	const struct sockaddr *sa = (const struct sockaddr *)&req->peer;
 
-	if ((sa->sa_family == AF_INET || sa->sa_family == AF_INET6) &&
-	    getnameinfo(sa, req->peer_len, host, sizeof(host), port, sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV) == 0)
-		snprintf(buf, size, "%.64s-%.8s", host, port);
-	else if (req->peer_pid > 0)
+	if (sa->sa_family == AF_INET || sa->sa_family == AF_INET6) {
+		addr_ip_port(sa, ip, sizeof(ip), &port);
+		snprintf(buf, size, "%.64s-%u", ip, port);
+	} else if (req->peer_pid > 0)
 		snprintf(buf, size, "unix-%ld", req->peer_pid);
 	else
 		snprintf(buf, size, "unix");
@@ -224,13 +224,14 @@ static void record_end(void *ctx, void *slot, struct view *v, struct request *re
 		snprintf(exit, sizeof(exit), "{\"status\":%d}", WEXITSTATUS(req->wstatus));
 	else if (req->exited && WIFSIGNALED(req->wstatus))
 		snprintf(exit, sizeof(exit), "{\"signal\":%d}", WTERMSIG(req->wstatus));
+	char replies[32] = ""; /* datagrams: how many times the reply went out */
+	if (!v->handler->connections)
+		snprintf(replies, sizeof(replies), ",\"replies\":%u", s->replies);
 	int n = snprintf(json, sizeof(json),
 	                 "{\"remote\":%s,\"start\":\"%s\",\"end\":\"%s\",\"exit\":%s,\"timed_out\":%s,"
-	                 "\"bytes_in\":%llu,\"bytes_out\":%llu%s%s,\"in\":\"%s.in\",\"out\":\"%s.out\"}\n",
+	                 "\"bytes_in\":%llu,\"bytes_out\":%llu%s,\"in\":\"%s.in\",\"out\":\"%s.out\"}\n",
 	                 remote, start, end, exit, req->timed_out ? "true" : "false",
-	                 (unsigned long long)s->bytes[0], (unsigned long long)s->bytes[1],
-	                 v->handler->connections ? "" : ",\"replies\":", v->handler->connections ? "" : (s->replies == 0
-	                 ? "0" : s->replies == 1 ? "1" : "2"), s->name, s->name);
+	                 (unsigned long long)s->bytes[0], (unsigned long long)s->bytes[1], replies, s->name, s->name);
 	int fd = create(r, s->name, "json");
 	if (fd < 0 || n < 0 || (size_t)n >= sizeof(json) || write(fd, json, (size_t)n) != n)
 		fail(r, s, "write", fd < 0 ? errno : ENOSPC);

@@ -271,6 +271,12 @@ static ssize_t ws_flush(struct layer *l)
 		errno = s->failed;
 		return -1;
 	}
+	/* (the layers below hold nothing of their own today: TLS writes its
+	 * records whole; layer_flush() passes through them) */
+	if (layer_flush(l->below) < 0 && errno != EAGAIN) {
+		s->failed = errno;
+		return -1;
+	}
 	while (s->out_off < s->out_len) {
 		ssize_t n = l->below->ops->write(l->below, s->out + s->out_off, s->out_len - s->out_off);
 		if (n < 0) {
@@ -407,9 +413,7 @@ static void ws_end(void *ctx, void *slot, struct view *v, struct request *req)
 		return;
 	queue_close(s, WS_SERVER_ERROR, req->timed_out ? "timed out" : !req->exited ? "the handler did not run"
 	                                                                             : "the server is stopping");
-	struct layer socket, *below = req->tls != NULL ? tls_layer(req->tls) : &socket;
-	if (req->tls == NULL)
-		layer_socket(&socket, req->fd);
+	struct layer plain, *below = connection_layer(req->tls, req->fd, &plain);
 	(void)below->ops->write(below, s->out + s->out_off, s->out_len - s->out_off);
 	s->out_off = s->out_len = 0;
 }

@@ -47,10 +47,12 @@ struct layer_ops {
 	ssize_t (*splice_in)(struct layer *l, int to, size_t size);
 	ssize_t (*splice_out)(struct layer *l, int from, size_t size);
 	/* What a layer holds back toward the client (a delay, a bandwidth
-	 * cap): send what is due, as write() returns; 0 when it holds nothing
-	 * more.  The relay calls it on every run, so that a layer waiting for
-	 * a time is served with nothing new to write.  NULL: it holds nothing
-	 * (layer_flush() asks the layers below). */
+	 * cap, a WebSocket's pong): send what is due, as write() returns; 0
+	 * when it holds nothing more.  The relay calls it on the top layer on
+	 * every run, so that a layer waiting for a time is served with nothing
+	 * new to write: a layer's flush first flushes those below it
+	 * (layer_flush(l->below)).  NULL: it holds nothing (layer_flush()
+	 * passes to the layers below). */
 	ssize_t (*flush)(struct layer *l);
 };
 

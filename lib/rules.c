@@ -271,9 +271,12 @@ int rules_init(struct rules *r, const char *path, struct logger *log, struct ss_
 	char why[160];
 	unsigned line;
 
-	*r = (struct rules){ .path = path, .inotify_fd = -1, .file_wd = -1, .dir_wd = -1, .log = log };
+	*r = (struct rules){ .path = path, .inotify_fd = -1, .log = log };
 	if (path == NULL)
 		return 0;
+	char copy[4096];
+	snprintf(copy, sizeof(copy), "%s", path);
+	snprintf(r->name, sizeof(r->name), "%s", basename(copy));
 	r->in_force = load(path, why, sizeof(why), &line);
 	if (r->in_force == NULL) {
 		if (line > 0)
@@ -321,20 +324,17 @@ static void on_change(void *ctx, struct watch *w, uint32_t events)
 {
 	struct rules *r = w->data;
 	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
-	char copy[4096];
 	bool changed = false;
 
 	(void)ctx;
 	(void)events;
-	snprintf(copy, sizeof(copy), "%s", r->path);
-	const char *base = basename(copy);
 	for (;;) {
 		ssize_t n = read(r->inotify_fd, buf, sizeof(buf));
 		if (n <= 0)
 			break;
 		for (char *p = buf; p < buf + n;) {
 			const struct inotify_event *e = (const struct inotify_event *)p;
-			if (e->wd == r->file_wd || (e->len > 0 && strcmp(e->name, base) == 0))
+			if (e->len > 0 && strcmp(e->name, r->name) == 0)
 				changed = true;
 			p += sizeof(*e) + e->len;
 		}
@@ -354,12 +354,10 @@ int rules_watch(struct rules *r, struct loop *loop, struct ss_error *err)
 		close(r->inotify_fd);
 	r->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	snprintf(copy, sizeof(copy), "%s", r->path);
-	/* the directory: an editor's rename-over, a new file, the file gone;
-	 * the file: a write in place */
-	if (r->inotify_fd >= 0)
-		r->dir_wd = inotify_add_watch(r->inotify_fd, dirname(copy),
-		                              IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_CREATE);
-	if (r->inotify_fd < 0 || r->dir_wd < 0) {
+	/* the directory: a write in place (its close), an editor's
+	 * rename-over, a new file, the file gone */
+	if (r->inotify_fd < 0 || inotify_add_watch(r->inotify_fd, dirname(copy), IN_CLOSE_WRITE | IN_MOVED_TO |
+	                                           IN_MOVED_FROM | IN_DELETE | IN_CREATE) < 0) {
 		ss_error_set(err, SS_ERR_START, "--rules: cannot watch %s: %s", r->path, strerror(errno));
 		return -1;
 	}

@@ -9,8 +9,8 @@
  * '#' starts a comment.  The first rule that matches a client decides (its
  * variables join the handler's environment); a client no rule matches falls
  * through to --allow and --deny.  The file is read at start-up (an error
- * there is a start-up error) and watched (inotify, on it and its
- * directory, so that an editor's rename-over is seen): re-read when it
+ * there is a start-up error) and watched (inotify on its directory, which
+ * sees a write in place, an editor's rename-over and a deletion): re-read when it
  * changes; a version that does not parse keeps the rules in force and logs
  * the line and why; a deleted file keeps them too, and says so.
  *
@@ -39,8 +39,8 @@ struct ruleset;
 struct rules {
 	const char *path;
 	struct ruleset *in_force;       /* NULL: no --rules */
+	char name[256];                 /* the file's name in its directory */
 	int inotify_fd;
-	int file_wd, dir_wd;
 	struct watch watch;
 	struct logger *log;
 	bool gone_logged;

@@ -16,7 +16,6 @@
 #include "ws.h"
 
 #include <errno.h>
-#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,15 +37,6 @@ static enum step ws_begin(struct view *v, struct request *req, char *why, size_t
 	return STEP_DONE;
 }
 
-/* The connection's bottom layer: TLS's, or a socket's made here. */
-static struct layer *bottom(struct request *req, struct layer *socket)
-{
-	if (req->tls != NULL)
-		return tls_layer(req->tls);
-	layer_socket(socket, req->fd);
-	return socket;
-}
-
 static enum step wait_for(const struct layer *l)
 {
 	return l->wants & EPOLLOUT ? STEP_WRITE : STEP_READ;
@@ -55,7 +45,7 @@ static enum step wait_for(const struct layer *l)
 static enum step ws_step(struct view *v, struct request *req, uint32_t events, char *why, size_t size)
 {
 	struct ws_conn *c = req->ws;
-	struct layer socket, *l = bottom(req, &socket);
+	struct layer plain, *l = connection_layer(req->tls, req->fd, &plain);
 
 	(void)events;
 	while (c->answer_len == 0) {
@@ -122,7 +112,8 @@ static void ws_describe(struct view *v, struct request *req)
 	struct ws_conn *c = req->ws;
 	const struct ws_request *r = &c->parsed;
 	const char *query = strchr(r->uri, '?');
-	char path[WS_REQUEST_MAX], host[NI_MAXHOST], port[NI_MAXSERV];
+	char path[WS_REQUEST_MAX], ip[ADDR_TEXT_MAX], port[16];
+	unsigned port_number;
 
 	(void)v;
 	if (c == NULL)
@@ -133,11 +124,11 @@ static void ws_describe(struct view *v, struct request *req)
 	put(req, "PATH_INFO", 9, path);
 	put(req, "QUERY_STRING", 12, query != NULL ? query + 1 : "");
 	put(req, "SERVER_PROTOCOL", 15, r->version);
-	if (getnameinfo((const struct sockaddr *)&req->peer, req->peer_len, host, sizeof(host), port, sizeof(port),
-	                NI_NUMERICHOST | NI_NUMERICSERV) == 0) {
-		put(req, "REMOTE_ADDR", 11, host);
-		put(req, "REMOTE_PORT", 11, port);
-	}
+	/* as TCPREMOTEIP and TCPREMOTEPORT have them (v4-mapped shown as IPv4) */
+	addr_ip_port((const struct sockaddr *)&req->peer, ip, sizeof(ip), &port_number);
+	snprintf(port, sizeof(port), "%u", port_number);
+	put(req, "REMOTE_ADDR", 11, ip);
+	put(req, "REMOTE_PORT", 11, port);
 	for (unsigned i = 0; i < r->nheaders; i++) {
 		char name[5 + 128];
 		size_t k = 5, len = strlen(r->header[i].name);

@@ -550,3 +550,11 @@ struct layer *tls_layer(struct tls_conn *c)
 	c->layer = (struct layer){ .ops = &tls_layer_ops, .fd = c->fd, .state = c };
 	return &c->layer;
 }
+
+struct layer *connection_layer(struct tls_conn *tls, int fd, struct layer *plain)
+{
+	if (tls != NULL)
+		return tls_layer(tls);
+	layer_socket(plain, fd);
+	return plain;
+}

@@ -67,5 +67,8 @@ void tls_close_notify(struct tls_conn *c);
  * record layer), close_notify then a half-close at the end.  Kept in the
  * connection. */
 struct layer *tls_layer(struct tls_conn *c);
+/* A connection's bottom layer: its TLS one, or (tls NULL) a plain one on fd
+ * made in *plain. */
+struct layer *connection_layer(struct tls_conn *tls, int fd, struct layer *plain);
 
 #endif

@@ -375,3 +375,14 @@ print("allow 127.0.0.1/32 TIER=last")' >rules
 		assert_output "tier=both"
 	done
 }
+
+@test "--rules: a value with a control character, or a variable on a deny line, is refused with its line" {
+	printf 'allow 127.0.0.1 NOTE=a\001b\n' >rules
+	run "$SOCKSERVE" --rules rules 127.0.0.1:0 -- cat
+	assert_failure 1
+	assert_output "sockserve: --rules: rules, line 1: the value of NOTE holds a control character"
+	printf '# fine\ndeny 10.0.0.0/8 NOTE=x\n' >rules
+	run "$SOCKSERVE" --rules rules 127.0.0.1:0 -- cat
+	assert_failure 1
+	assert_output "sockserve: --rules: rules, line 2: a deny rule sets no variables ('NOTE=x')"
+}
