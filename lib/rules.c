@@ -217,7 +217,7 @@ fail:
 }
 
 /* The file's rules: a ruleset, or NULL with why (and the line, 0: none). */
-static struct ruleset *load(const char *path, char *why, size_t size, unsigned *line)
+static struct ruleset *load(const char *path, struct stat *st, char *why, size_t size, unsigned *line)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	char *text = NULL;
@@ -228,6 +228,8 @@ static struct ruleset *load(const char *path, char *why, size_t size, unsigned *
 		snprintf(why, size, "%s", strerror(errno));
 		return NULL;
 	}
+	if (fstat(fd, st) < 0)
+		memset(st, 0, sizeof(*st));
 	for (;;) {
 		if (cap - len < 65536) {
 			cap = cap ? cap * 2 : 1 << 20;
@@ -277,7 +279,7 @@ int rules_init(struct rules *r, const char *path, struct logger *log, struct ss_
 	char copy[4096];
 	snprintf(copy, sizeof(copy), "%s", path);
 	snprintf(r->name, sizeof(r->name), "%s", basename(copy));
-	r->in_force = load(path, why, sizeof(why), &line);
+	r->in_force = load(path, &r->loaded, why, sizeof(why), &line);
 	if (r->in_force == NULL) {
 		if (line > 0)
 			ss_error_set(err, SS_ERR_START, "--rules: %s, line %u: %s", path, line, why);
@@ -293,7 +295,8 @@ static void reload(struct rules *r)
 {
 	char why[160];
 	unsigned line;
-	struct ruleset *s = load(r->path, why, sizeof(why), &line);
+	struct stat st;
+	struct ruleset *s = load(r->path, &st, why, sizeof(why), &line);
 
 	if (s == NULL && line == 0 && errno == ENOENT) {
 		if (!r->gone_logged)
@@ -314,6 +317,7 @@ static void reload(struct rules *r)
 		return;
 	}
 	r->gone_logged = false;
+	r->loaded = st;
 	unref(r->in_force);
 	r->in_force = s;
 	log_event(r->log, SS_LOG_INFO, "rules", LOG_FIELDS(FSTR("file", r->path), FINT("rules", (long long)s->count)),
@@ -343,6 +347,18 @@ static void on_change(void *ctx, struct watch *w, uint32_t events)
 		reload(r);
 }
 
+/* Is the file still the one loaded: the same inode, size and times? */
+static bool same_file(const struct rules *r)
+{
+	struct stat st;
+
+	if (stat(r->path, &st) < 0)
+		return errno != ENOENT ? true : r->gone_logged;
+	return st.st_dev == r->loaded.st_dev && st.st_ino == r->loaded.st_ino && st.st_size == r->loaded.st_size &&
+	       st.st_mtim.tv_sec == r->loaded.st_mtim.tv_sec && st.st_mtim.tv_nsec == r->loaded.st_mtim.tv_nsec &&
+	       st.st_ctim.tv_sec == r->loaded.st_ctim.tv_sec && st.st_ctim.tv_nsec == r->loaded.st_ctim.tv_nsec;
+}
+
 int rules_watch(struct rules *r, struct loop *loop, struct ss_error *err)
 {
 	char copy[4096];
@@ -362,7 +378,13 @@ int rules_watch(struct rules *r, struct loop *loop, struct ss_error *err)
 		return -1;
 	}
 	r->watch = (struct watch){ .fd = r->inotify_fd, .fn = on_change, .data = r };
-	return loop_set(loop, &r->watch, EPOLLIN) < 0 ? -1 : 0;
+	if (loop_set(loop, &r->watch, EPOLLIN) < 0)
+		return -1;
+	/* a change between the load and the watch (a worker starts later
+	 * than the parent read the file) would go unseen: look once */
+	if (!same_file(r))
+		reload(r);
+	return 0;
 }
 
 void rules_free(struct rules *r)

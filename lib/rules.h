@@ -27,6 +27,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/stat.h>
 
 /* Variables one rule may set, at most. */
 #define RULE_VARS_MAX 16
@@ -40,6 +41,7 @@ struct rules {
 	const char *path;
 	struct ruleset *in_force;       /* NULL: no --rules */
 	char name[256];                 /* the file's name in its directory */
+	struct stat loaded;             /* the file as it was read */
 	int inotify_fd;
 	struct watch watch;
 	struct logger *log;
