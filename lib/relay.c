@@ -38,6 +38,7 @@ struct relay {
 	int64_t up_wake, down_wake;  /* or the time it waits for (0: none) */
 	bool up_pipe_full;           /* a splice found the handler's stdin full */
 	bool down_pipe_empty;        /* a splice found the handler's stdout empty */
+	bool from_drained;           /* a read found the handler's stdout empty (until it is readable) */
 	int to_size;                 /* the stdin pipe's capacity */
 	int64_t progress_us;
 	uint64_t bytes_in, bytes_out;
@@ -220,8 +221,10 @@ static bool move_down(struct relay *r, int64_t now)
 			return client_gone(r);
 		}
 	}
-	if (r->down_off == r->down_len && !r->handler_eof) {
+	if (r->down_off == r->down_len && !r->handler_eof && !r->from_drained) {
 		ssize_t n = read(r->from, r->down, RELAY_BUF);
+		/* a short read took all there was: the next waits for the loop */
+		r->from_drained = n < RELAY_BUF && (n > 0 || (n < 0 && errno == EAGAIN));
 		if (n > 0) {
 			r->down_len = (size_t)n;
 			r->down_off = 0;
@@ -334,7 +337,14 @@ static void on_event(void *ctx, struct watch *w, uint32_t events)
 	struct relay *r = w->data;
 
 	(void)ctx;
-	(void)events;
+	if (w == &r->from_w)
+		r->from_drained = false;
+	if (w == &r->sock_w && (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) != 0) {
+		struct layer *l = r->client;
+		while (l->below != NULL)
+			l = l->below;
+		l->drained = false;
+	}
 	if (w == &r->timer_w) {
 		uint64_t expirations;
 		(void)!read(r->timer_fd, &expirations, sizeof(expirations));
@@ -367,7 +377,7 @@ int relay_start(struct relay *r, struct loop *loop, struct layer *client, int to
 		return -1;
 	/* how full the handler's stdin can get: where the layers splice */
 	r->to_size = client->ops->splice_in != NULL ? fcntl(to, F_GETPIPE_SZ) : 0;
-	r->up_pipe_full = r->down_pipe_empty = false;
+	r->up_pipe_full = r->down_pipe_empty = r->from_drained = false;
 	r->running = true;
 	/* Whatever the client sent with its handshake may already wait in the
 	 * layers: the first run reads it. */
@@ -429,10 +439,18 @@ void layer_wait_below(struct layer *l)
 
 static ssize_t socket_read(struct layer *l, void *buf, size_t size)
 {
+	l->wake_at = 0;
+	if (l->drained) {
+		/* found empty since the loop last said it was readable */
+		l->wants = EPOLLIN;
+		errno = EAGAIN;
+		return -1;
+	}
 	ssize_t n = recv(l->fd, buf, size, MSG_DONTWAIT);
 
 	l->wants = n < 0 && errno == EAGAIN ? EPOLLIN : 0;
-	l->wake_at = 0;
+	/* a short read took all the socket held */
+	l->drained = (n > 0 && (size_t)n < size) || (n < 0 && errno == EAGAIN);
 	return n;
 }
 

@@ -65,6 +65,9 @@ struct layer {
 	 * a time (0: none). */
 	uint32_t wants;
 	int64_t wake_at;
+	/* The bottom (layer_socket): a read found the socket empty, and it
+	 * reads again only once the loop has said it is readable. */
+	bool drained;
 };
 
 /* A layer's flush(), or the first one below it that has one: 0 if none. */
