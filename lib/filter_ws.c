@@ -57,6 +57,7 @@ struct ws_slot {
 	bool client_done;               /* nothing more goes to the handler */
 	bool fragmented;                /* text mode: the line went out in part already */
 	bool close_queued;              /* our close frame is on its way */
+	bool shut;                      /* the closing handshake is over: the socket's writing side is shut */
 	int failed;                     /* errno: the connection is over */
 };
 
@@ -295,6 +296,13 @@ static ssize_t ws_flush(struct layer *l)
 		total += n;
 	}
 	s->out_off = s->out_len = 0;
+	/* Both close frames have gone: the server closes the connection first
+	 * (RFC 6455, 7.1.1), at once, not when the handler ends; what the
+	 * handler writes from now on goes nowhere (ws_write). */
+	if (s->close_queued && s->client_done && !s->shut) {
+		if (l->below->ops->close(l->below) == 0 || errno != EAGAIN)
+			s->shut = true;
+	}
 	return total;
 }
 
@@ -391,6 +399,8 @@ static int ws_close(struct layer *l)
 		if (ws_flush(l) < 0)
 			return -1;
 	}
+	if (s->shut)
+		return 0;
 	int rc = l->below->ops->close(l->below);
 	if (rc < 0 && errno == EAGAIN)
 		layer_wait_below(l);

@@ -94,6 +94,34 @@ PY
 	assert_equal "$(cat got)" $'last words\ninput ended'
 }
 
+@test "the client's close: answered, then the connection is closed at once, not when the handler ends" {
+	start_server -m "$MODE" --ws -T 60 127.0.0.1:0 -- sh -c 'echo $$ >pid; cat >/dev/null; exec sleep 60'
+	run "$PY" - "$ADDR" <<'PY'
+import socket, sys
+host, port = sys.argv[1].rsplit(":", 1)
+s = socket.create_connection((host, int(port)), timeout=20)
+s.sendall(b"GET / HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+          b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+got = b""
+while b"\r\n\r\n" not in got:
+    got += s.recv(4096)
+print(got.split(b"\r\n")[0].decode())
+s.sendall(b"\x88\x82\0\0\0\0\x03\xe8")  # close 1000, masked with zeros
+rest = got.split(b"\r\n\r\n", 1)[1]
+while True:
+    b = s.recv(4096)
+    if not b:
+        break
+    rest += b
+print("close", rest.hex(), "then end of file")
+PY
+	assert_success
+	assert_output $'HTTP/1.1 101 Switching Protocols\nclose 880203e8 then end of file'
+	# the handler still runs: the end of file did not wait for it
+	kill -0 "$(cat pid)"
+	kill "$(cat pid)"
+}
+
 @test "--ws-origin: another origin gets 403; --ws-protocol: the client's first listed one is agreed" {
 	needs_websockets
 	start_server -m "$MODE" --ws --ws-origin https://good.test,http://also.test --ws-protocol chat,v2 127.0.0.1:0 -- echo ok
