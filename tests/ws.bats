@@ -96,18 +96,13 @@ PY
 
 @test "the client's close: answered, then the connection is closed at once, not when the handler ends" {
 	start_server -m "$MODE" --ws -T 60 127.0.0.1:0 -- sh -c 'echo $$ >pid; cat >/dev/null; exec sleep 60'
-	run "$PY" - "$ADDR" <<'PY'
-import socket, sys
-host, port = sys.argv[1].rsplit(":", 1)
-s = socket.create_connection((host, int(port)), timeout=20)
-s.sendall(b"GET / HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-          b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
-got = b""
-while b"\r\n\r\n" not in got:
-    got += s.recv(4096)
-print(got.split(b"\r\n")[0].decode())
+	run "$PY" - "$ADDR" "$TOP/tests/helpers" <<'PY'
+import sys
+sys.path.insert(0, sys.argv[2])
+from wsraw import upgrade
+s, head, rest = upgrade(sys.argv[1])
+print(head[0].decode())
 s.sendall(b"\x88\x82\0\0\0\0\x03\xe8")  # close 1000, masked with zeros
-rest = got.split(b"\r\n\r\n", 1)[1]
 while True:
     b = s.recv(4096)
     if not b:
@@ -192,20 +187,12 @@ PY
 	assert_output "ok 100"
 	start_server -m "$MODE" --ws --proxy-protocol 127.0.0.1:0 -- sh -c 'echo "$TCPREMOTEIP $REMOTE_ADDR"'
 	run python3 -c '
-import socket, sys
-host, port = sys.argv[1].rsplit(":", 1)
-s = socket.create_connection((host, int(port)), timeout=10)
-s.sendall(b"PROXY TCP4 192.0.2.7 127.0.0.1 5555 80\r\nGET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
-          b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
-data = b""
-while b"192.0.2.7" not in data:
-    chunk = s.recv(1000)
-    if not chunk:
-        break
-    data += chunk
-head, _, frames = data.partition(b"\r\n\r\n")
-print(head.split(b"\r\n")[0].decode(), [l for l in head.split(b"\r\n") if l.startswith(b"Sec-WebSocket-Accept")][0].decode())
-print(frames[2:].decode().strip())' "$ADDR"
+import sys
+sys.path.insert(0, sys.argv[2])
+from wsraw import upgrade
+s, head, frames = upgrade(sys.argv[1], b"PROXY TCP4 192.0.2.7 127.0.0.1 5555 80\r\n", b"192.0.2.7")
+print(head[0].decode(), [l for l in head if l.startswith(b"Sec-WebSocket-Accept")][0].decode())
+print(frames[2:].decode().strip())' "$ADDR" "$TOP/tests/helpers"
 	assert_line --index 0 "HTTP/1.1 101 Switching Protocols Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
 	assert_line --index 1 "192.0.2.7 192.0.2.7"
 	start_server -m "$MODE" --ws --trace=trace.txt 127.0.0.1:0 -- sh -c 'read -r l; echo "$l" | tr a-z A-Z'
