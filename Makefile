@@ -202,7 +202,7 @@ check: deps-test
 	@$(MAKE) --no-print-directory all SANITIZE=thread
 	@$(MAKE) --no-print-directory static
 	@TSAN_OPTIONS="halt_on_error=1 exitcode=66 $${TSAN_OPTIONS-}" \
-		tests/run sockserve build/asan/sockserve@fork,thread build/tsan/sockserve@thread:stream,lifecycle,datagram,time,hardening,proxy,tls,modes,resources,workers,logging,access,testing \
+		tests/run sockserve build/asan/sockserve@fork,thread build/tsan/sockserve@thread:stream,lifecycle,datagram,time,hardening,proxy,tls,modes,resources,workers,logging,access,testing,ws \
 		build/tsan/sockserve@fork:stream,lifecycle,datagram,time,modes,testing \
 		build/static/sockserve@fork:stream,cli,privileges,lifecycle,tls,integration
 
