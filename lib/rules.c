@@ -353,7 +353,8 @@ static bool same_file(const struct rules *r)
 	struct stat st;
 
 	if (stat(r->path, &st) < 0)
-		return errno != ENOENT ? true : r->gone_logged;
+		/* gone: a change, unless already said; unreadable: inotify's to see */
+		return errno == ENOENT ? r->gone_logged : true;
 	return st.st_dev == r->loaded.st_dev && st.st_ino == r->loaded.st_ino && st.st_size == r->loaded.st_size &&
 	       st.st_mtim.tv_sec == r->loaded.st_mtim.tv_sec && st.st_mtim.tv_nsec == r->loaded.st_mtim.tv_nsec &&
 	       st.st_ctim.tv_sec == r->loaded.st_ctim.tv_sec && st.st_ctim.tv_nsec == r->loaded.st_ctim.tv_nsec;
