@@ -112,7 +112,9 @@ print("close", rest.hex(), "then end of file")
 PY
 	assert_success
 	assert_output $'HTTP/1.1 101 Switching Protocols\nclose 880203e8 then end of file'
-	# the handler still runs: the end of file did not wait for it
+	# the handler still runs (it may not have written its pid yet): the end
+	# of file did not wait for it
+	wait_until 10 test -s pid
 	kill -0 "$(cat pid)"
 	kill "$(cat pid)"
 }
