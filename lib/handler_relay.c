@@ -130,8 +130,6 @@ static void relay_finish(struct view *v, struct request *req)
 	if (req->relay != NULL)
 		relay_stop(req->relay);
 	filters_end(v, req);
-	free(req->ws);
-	req->ws = NULL;
 	if (t != NULL) {
 		close_fd(&t->child_in);
 		close_fd(&t->child_out);

@@ -70,6 +70,8 @@ void openings_share(struct view *v, unsigned n)
 
 void openings_free(struct view *v)
 {
+	for (unsigned i = 0; v->openings->pool != NULL && i < v->openings->made; i++)
+		free(v->openings->pool[i].ws);
 	free(v->openings->pool);
 	v->openings->pool = NULL;
 }
@@ -96,8 +98,6 @@ void opening_release(struct view *v, struct request *op)
 	op->fd = -1;
 	tls_conn_free(op->tls);
 	op->tls = NULL;
-	free(op->ws);
-	op->ws = NULL;
 	rules_release(&op->rule);
 	if (op->ip_counted)
 		ip_counts_remove(&v->admission->per_ip, &op->ip);
@@ -290,13 +290,16 @@ void opening_hand_over(struct view *v, struct request *op, struct request *req)
 	req->ip = op->ip;
 	req->ip_counted = op->ip_counted;
 	req->tls = op->tls;
+	/* the upgrade's buffer goes with the request; the request slot's own
+	 * (from an earlier connection, or none) stays here for the next one */
+	struct ws_conn *spare = req->ws;
 	req->ws = op->ws;
+	op->ws = spare;
 	rules_release(&req->rule);
 	req->rule = op->rule;
 	op->rule.set = NULL;
 	op->fd = -1;
 	op->tls = NULL;
-	op->ws = NULL;
 	op->ip_counted = false;
 	op->opening = 0;
 	op->next = o->free_list;

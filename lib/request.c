@@ -57,6 +57,8 @@ static void slot_close(struct view *v, struct request *req)
 		v->mode->slot_close(v, req);
 	relay_free(req->relay);
 	req->relay = NULL;
+	free(req->ws);
+	req->ws = NULL;
 	env_block_free(&req->env);
 }
 

@@ -52,7 +52,8 @@ struct request {
 	int64_t opening_progress_us; /* when the client last did something */
 	struct proxy_reader proxy;  /* --proxy-protocol */
 	struct tls_conn *tls;       /* TLS: from the handshake until the handler's end */
-	struct ws_conn *ws;         /* --ws: from the upgrade until the handler's end */
+	struct ws_conn *ws;         /* --ws: the upgrade read in the opening (the slot's,
+	                               made on first use; traded at the hand-over) */
 	struct relay *relay;        /* between the connection and the handler's pipes (the
 	                               slot's, made on first use) */
 	bool flushing;              /* the handler has ended; the relay still delivers what

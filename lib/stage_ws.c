@@ -110,14 +110,14 @@ static void put(struct request *req, const char *name, size_t name_len, const ch
 static void ws_describe(struct view *v, struct request *req)
 {
 	struct ws_conn *c = req->ws;
-	const struct ws_request *r = &c->parsed;
-	const char *query = strchr(r->uri, '?');
 	char path[WS_REQUEST_MAX], ip[ADDR_TEXT_MAX], port[16];
 	unsigned port_number;
 
 	(void)v;
 	if (c == NULL)
 		return;
+	const struct ws_request *r = &c->parsed;
+	const char *query = strchr(r->uri, '?');
 	put(req, "REQUEST_METHOD", 14, r->method);
 	put(req, "REQUEST_URI", 11, r->uri);
 	snprintf(path, sizeof(path), "%.*s", (int)(query != NULL ? (size_t)(query - r->uri) : strlen(r->uri)), r->uri);
