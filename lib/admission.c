@@ -12,9 +12,6 @@
 
 enum refusal { REFUSED_DENY, REFUSED_NOT_ALLOWED, REFUSED_RATE, REFUSED_MAX_PER_IP, REFUSED_PROXY_UNTRUSTED, REFUSED_RULE };
 
-/* A refusal: counted, and logged at -v (rate-limited like every refusal);
- * a PROXY header from a peer not trusted to send one at the default level.
- * rule is the --deny rule matched; in_progress the count --max-per-ip saw. */
 /* --refuse-message: sent before the close, for every reason, never waited
  * for (a client that does not read it is closed all the same); a refused
  * datagram gets it as its reply. */
@@ -31,6 +28,10 @@ static void tell(struct view *v, struct request *req)
 		              (const struct sockaddr *)&req->peer, req->peer_len);
 }
 
+/* A refusal: counted, and logged at -v (rate-limited like every refusal);
+ * a PROXY header from a peer not trusted to send one at the default level.
+ * rule is the --deny rule matched; in_progress the count --max-per-ip saw;
+ * a --rules refusal is req->rule's. */
 static void log_rejected(struct view *v, struct request *req, enum refusal why, const struct cidr *rule,
                          unsigned in_progress)
 {
@@ -45,8 +46,8 @@ static void log_rejected(struct view *v, struct request *req, enum refusal why, 
 	switch (why) {
 	case REFUSED_RULE:
 		log_event(v->log, SS_LOG_INFO, "rejected",
-		          LOG_FIELDS(FSTR("remote", from), FSTR("reason", "rules"), FINT("line", in_progress)),
-		          "%s: rejected: matches line %u of --rules %s", from, in_progress, v->cfg->rules);
+		          LOG_FIELDS(FSTR("remote", from), FSTR("reason", "rules"), FINT("line", req->rule.line)),
+		          "%s: rejected: matches line %u of --rules %s", from, req->rule.line, v->cfg->rules);
 		break;
 	case REFUSED_DENY:
 		log_event(v->log, SS_LOG_INFO, "rejected",
@@ -93,7 +94,7 @@ bool admission_check(struct view *v, struct request *req)
 	rules_release(&req->rule);
 	if (rules && rules_match(&v->admission->rules, &req->ip, &req->rule)) {
 		if (!req->rule.allow) {
-			log_rejected(v, req, REFUSED_RULE, NULL, req->rule.line);
+			log_rejected(v, req, REFUSED_RULE, NULL, 0);
 			rules_release(&req->rule);
 			return false;
 		}

@@ -199,12 +199,10 @@ int config_check(const struct ss_config *cfg, struct ss_config *resolved, struct
 	if (cfg->wait && cfg->mode != SS_MODE_DEFAULT && cfg->mode != SS_MODE_SYNC)
 		return usage(err, "--wait runs one COMMAND at a time, with the socket: it cannot go with --mode=%s",
 		             mode_for(cfg->mode)->name);
-	if (cfg->wait && cfg->rules != NULL)
-		return usage(err, "--wait hands the socket itself to COMMAND: --rules cannot apply to its clients");
-	if (cfg->wait && (cfg->allow != NULL || cfg->deny != NULL || cfg->max_per_ip != SS_UNSET ||
-	                  cfg->rate_count != SS_UNSET))
+	if (cfg->wait && (cfg->rules != NULL || cfg->allow != NULL || cfg->deny != NULL ||
+	                  cfg->max_per_ip != SS_UNSET || cfg->rate_count != SS_UNSET))
 		return usage(err, "--wait hands the socket itself to COMMAND: %s cannot apply to its clients",
-		             cfg->allow != NULL ? "--allow" : cfg->deny != NULL ? "--deny"
+		             cfg->rules != NULL ? "--rules" : cfg->allow != NULL ? "--allow" : cfg->deny != NULL ? "--deny"
 		             : cfg->max_per_ip != SS_UNSET ? "--max-per-ip" : "--rate");
 	if (cfg->spawn_threads != SS_UNSET && (cfg->mode == SS_MODE_SYNC || cfg->mode == SS_MODE_THREAD))
 		return usage(err, "--spawn-threads applies to fork mode (sync mode starts one handler at a time, "
